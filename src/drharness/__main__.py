@@ -1,0 +1,3 @@
+from drharness.cli import main
+
+raise SystemExit(main())

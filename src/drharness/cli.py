@@ -1,0 +1,110 @@
+"""``drharness`` command line: a thin wrapper over library calls (DESIGN §7).
+
+Exit codes: 0 pass, 1 an SLO or check failed, 2 bad input, 3 environment problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from drharness.errors import DrHarnessError
+
+console = Console(stderr=True)
+out = Console()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, exit 2 (never a usage dump + traceback)
+        console.print(f"[red]drharness: {message}[/red]  (see 'drharness --help')")
+        raise SystemExit(2)
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+# ---- lab ---------------------------------------------------------------------------------------
+def cmd_lab_up(a: argparse.Namespace) -> int:
+    from drharness.lab.manager import lab_up
+
+    with console.status(f"starting the local lab (profile {a.profile}) ..."):
+        st = lab_up(a.profile, dns_port=a.dns_port, edge_port=a.edge_port)
+    console.print(f"[green]lab up[/green] in {st.extra['up_seconds']} s  profile={st.profile['name']}  "
+                  f"dns={st.dns['host']}:{st.dns['port']} ({st.dns['name']})  edge={st.edge_url}")
+    for r, info in st.regions.items():
+        console.print(f"  {r}: api={info['aws_endpoint']} app={info['app_url']}")
+    return 0
+
+
+def cmd_lab_status(a: argparse.Namespace) -> int:
+    from drharness.lab.manager import lab_status
+
+    st = lab_status()
+    if a.json:
+        _print_json(st)
+        return 0 if st["running"] else 3
+    out.print(f"profile: {st['profile']}   running: {st['running']}")
+    for r, info in st["regions"].items():
+        out.print(f"  {r}: healthy={info['healthy']} fault={info['fault']} app={info['app_url']}")
+    out.print(f"  dns: {st['dns']['host']}:{st['dns']['port']} {st['dns']['name']}   edge: {st['edge_url']}")
+    if st.get("aurora"):
+        out.print(f"  aurora writer: {st['aurora']['writer_region']}  lag: {st['aurora']['lag_ms_last']} ms")
+    return 0 if st["running"] else 3
+
+
+def cmd_lab_down(a: argparse.Namespace) -> int:
+    from drharness.lab.manager import lab_down
+
+    done = lab_down()
+    console.print("lab down: " + (", ".join(done) if done else "nothing was running"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="drharness", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    lab = sub.add_parser("lab", help="the local two-region lab").add_subparsers(dest="lab_cmd", required=True,
+                                                                                 parser_class=_Parser)
+    up = lab.add_parser("up", help="start the lab")
+    up.add_argument("--profile", default="fast", help="fast (CI) or realistic (values from the tfvars)")
+    up.add_argument("--dns-port", type=int, default=None)
+    up.add_argument("--edge-port", type=int, default=None)
+    up.set_defaults(fn=cmd_lab_up)
+    st = lab.add_parser("status", help="show the running lab")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(fn=cmd_lab_status)
+    lab.add_parser("down", help="stop the lab and everything it started").set_defaults(fn=cmd_lab_down)
+
+    from drharness import commands
+
+    commands.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if a.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    fn: Callable[[argparse.Namespace], int] = a.fn
+    try:
+        return fn(a)
+    except DrHarnessError as exc:
+        console.print(f"[red]drharness: {exc}[/red]")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

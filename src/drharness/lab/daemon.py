@@ -1,0 +1,360 @@
+"""labd: the long-running lab process. Serves moto, the region gateways, the data-plane
+emulators, the apps, the edge and the control API; PostgreSQL runs as its own processes.
+
+Started by ``drharness lab up`` with a plan file; stopped by PID from ``lab down``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+from werkzeug.wrappers import Request, Response
+
+from drharness.lab.apigw import ApiGateway
+from drharness.lab.aurora import AuroraGlobal, GlobalClusterError
+from drharness.lab.ddb_replicator import DynamoDBReplicator
+from drharness.lab.edge import EdgeProxy
+from drharness.lab.faults import Faults
+from drharness.lab.fis import Effect, FisExecutor
+from drharness.lab.gateway import RegionGateway
+from drharness.lab.httpserve import serve
+from drharness.lab.interceptors import rds_interceptor, route53_interceptor, s3_replication_status_hook
+from drharness.lab.postgres import PgNode
+from drharness.lab.provision import ACCOUNT, provision
+from drharness.lab.route53 import HealthChecker, LabDNS, ZoneResolver
+from drharness.lab.s3_replicator import S3Replicator
+from drharness.refapp.handler import SCHEMA_SQL, OrdersApp
+
+log = logging.getLogger("drharness.labd")
+
+HEARTBEAT_SQL = """
+CREATE SCHEMA IF NOT EXISTS drharness_lab;
+CREATE TABLE IF NOT EXISTS drharness_lab.heartbeat (id int PRIMARY KEY, seq bigint NOT NULL, t double precision NOT NULL);
+INSERT INTO drharness_lab.heartbeat VALUES (1, 0, 0) ON CONFLICT DO NOTHING;
+"""
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    v = sorted(values)
+
+    def pct(p: float) -> float:
+        return round(v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))], 2)
+
+    return {"p50": pct(50), "p95": pct(95), "p99": pct(99), "max": round(v[-1], 2)}
+
+
+class AuroraLagProbe:
+    """Replication lag read from PostgreSQL: time for a heartbeat write on the writer to be
+    visible on the reader (pt-heartbeat style), growing while it is not."""
+
+    def __init__(self, aurora: AuroraGlobal) -> None:
+        self.aurora = aurora
+        self.seq = 0
+        self.pending: dict[int, float] = {}
+        self.samples: list[tuple[float, float]] = []
+        self.last_ms: float | None = None
+
+    def sample(self) -> float | None:
+        writer = self.aurora.nodes[self.aurora.writer_region]
+        reader = self.aurora.nodes[self.aurora.other(self.aurora.writer_region)]
+        if self.aurora.failover_state or self.aurora.fenced:
+            return None
+        self.seq += 1
+        t0 = time.time()
+        try:
+            writer.query("UPDATE drharness_lab.heartbeat SET seq = %s, t = %s WHERE id = 1", self.seq, t0)
+            self.pending[self.seq] = t0
+        except psycopg.Error:
+            pass
+        seen = 0
+        deadline = time.time() + 0.05
+        while True:
+            try:
+                seen = reader.query("SELECT seq FROM drharness_lab.heartbeat WHERE id = 1")[0][0]
+            except (psycopg.Error, IndexError):
+                seen = 0
+            if seen >= self.seq or time.time() > deadline:
+                break
+            time.sleep(0.002)
+        now = time.time()
+        unseen = [t for s, t in self.pending.items() if s > seen]
+        seen_ts = [t for s, t in self.pending.items() if s <= seen]
+        lag = (now - min(unseen)) * 1000.0 if unseen else ((now - max(seen_ts)) * 1000.0 if seen_ts else 0.0)
+        self.pending = {s: t for s, t in self.pending.items() if s > seen}
+        self.last_ms = lag
+        self.samples.append((now, lag))
+        del self.samples[:-5000]
+        return lag
+
+
+class Lab:
+    def __init__(self, plan: dict[str, Any]) -> None:
+        self.plan = plan
+        self.regions: list[str] = plan["regions"]
+        self.primary = self.regions[0]
+        self.faults = Faults(tuple(self.regions))
+        self.servers: list[Any] = []
+        self.proxies: list[Any] = []
+        self.started = time.time()
+        self.ready = False
+        self.error: str | None = None
+
+    # ---- startup ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        p = self.plan
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.servers.append(serve("127.0.0.1", p["ports"]["moto"], self.moto_app, "moto"))
+        moto_url = f"http://127.0.0.1:{p['ports']['moto']}"
+
+        nodes = {r: PgNode(f"aurora-{r}", r, Path(p["pg"]["nodes"][r]["datadir"]), p["pg"]["nodes"][r]["port"],
+                           Path(p["pg"]["bin"])) for r in self.regions}
+        names = p["profile"]["names"]
+        self.cluster_ids = {r: f"{names['prefix']}-{r}" for r in self.regions}
+        self.aurora = AuroraGlobal(nodes, p["ports"]["xr"], self.primary, self.faults, self._moto_sync,
+                                   self.cluster_ids, names["global_cluster"])
+        self._start_proxies(nodes)
+
+        self.fis = FisExecutor(self.faults, self.moto_app,
+                               extra_actions={"aws:rds:failover-db-cluster": self._writer_failure},
+                               alarm_state=self._alarm_state)
+        self.gateways: dict[str, RegionGateway] = {}
+        for r in self.regions:
+            gw = RegionGateway(r, self.moto_app, self.faults)
+            self.gateways[r] = gw
+            self.servers.append(serve(p["hosts"][r], p["ports"]["gateway"][r], gw, f"gateway-{r}",
+                                      drop_gate=lambda r=r: self.faults.unreachable(r)))
+        endpoints = {r: f"http://{p['hosts'][r]}:{p['ports']['gateway'][r]}" for r in self.regions}
+        prof = p["profile"]
+        self.resources = provision(endpoints, names, p["hosts"], p["ports"]["app"],
+                                   prof["r53_request_interval"], prof["failure_threshold"], prof["dns_ttl"],
+                                   self.primary)
+        self._migrate(nodes[self.primary])
+
+        buckets = {self.resources["regions"][r]["bucket"]: r for r in self.regions}
+        self.ddb = DynamoDBReplicator(moto_url, tuple(self.regions), names["table"], self.faults,
+                                      prof["ddb_poll_s"]).start()
+        self.s3 = S3Replicator(moto_url, buckets, self.faults, prof["s3_poll_s"]).start()
+        self.checker = HealthChecker(moto_url, prof["health_interval_s"] if prof["name"] == "fast" else None)
+        self.resolver = ZoneResolver(moto_url, self.checker)
+        self.dns = LabDNS("127.0.0.1", p["ports"]["dns"], self.resolver).start()
+
+        arn_of = lambda r: self.resources["regions"][r]["cluster_arn"]  # noqa: E731
+        for gw in self.gateways.values():
+            gw.interceptors += [self.fis.intercept, rds_interceptor(self.aurora, self.moto_app, arn_of),
+                                route53_interceptor(self.checker)]
+            gw.post.append(s3_replication_status_hook(self.s3))
+
+        self.apps: dict[str, ApiGateway] = {}
+        for r in self.regions:
+            env = {"REGION": r, "TABLE_NAME": names["table"], "BUCKET_PREFIX": names["bucket_prefix"],
+                   "DB_DSN": self.pg_dsn(r), "AWS_ENDPOINT_URL": endpoints[r],
+                   "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "lab")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "lab")
+            app = OrdersApp(env)
+            self.apps[r] = ApiGateway(r, app.handle, self.faults)
+            self.servers.append(serve(p["hosts"][r], p["ports"]["app"], self.apps[r], f"app-{r}",
+                                      drop_gate=lambda r=r: self.faults.data_plane_down(r)))
+        self.edge = EdgeProxy([f"http://{p['hosts'][r]}:{p['ports']['app']}" for r in self.regions])
+        self.servers.append(serve("127.0.0.1", p["ports"]["edge"], self.edge, "edge"))
+        self.checker.start()
+        self.lag = AuroraLagProbe(self.aurora)
+        self.cw = {r: boto3.client("cloudwatch", region_name=r, endpoint_url=moto_url,
+                                   aws_access_key_id="lab", aws_secret_access_key="lab") for r in self.regions}
+        threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
+        self.servers.append(serve("127.0.0.1", p["ports"]["control"], self.control, "control"))
+        self.ready = True
+        log.info("lab ready in %.1f s", time.time() - self.started)
+
+    def pg_dsn(self, region: str) -> str:
+        return (f"host={self.plan['hosts'][region]} port={self.plan['ports']['pg'][region]} user=postgres "
+                "dbname=postgres connect_timeout=2")
+
+    def _start_proxies(self, nodes: dict[str, PgNode]) -> None:
+        from drharness.lab.tcpproxy import TcpProxy
+
+        p = self.plan
+        for r in self.regions:
+            other = next(x for x in self.regions if x != r)
+            # replication into `r`'s node from the other region crosses the inter-region link
+            self.proxies.append(TcpProxy(f"xr-{r}", ("127.0.0.1", p["ports"]["xr"][r]),
+                                         lambda r=r: ("127.0.0.1", nodes[r].port),
+                                         lambda r=r, o=other: self.faults.link_cut(r, o)).start())
+            self.proxies.append(TcpProxy(
+                f"pg-{r}", (p["hosts"][r], p["ports"]["pg"][r]), lambda r=r: ("127.0.0.1", nodes[r].port),
+                lambda r=r: self.faults.data_plane_down(r),
+                lambda r=r: (self.faults.region(r).latency_ms / 1000.0
+                             if self.faults.region(r).mode == "latency" else 0.0)).start())
+
+    def _migrate(self, writer: PgNode) -> None:
+        writer.wait_ready()
+        with psycopg.connect(writer.dsn, autocommit=True) as c:
+            c.execute(SCHEMA_SQL)
+            c.execute(HEARTBEAT_SQL)
+
+    # ---- moto state kept in step -----------------------------------------------------------------
+    def _moto_sync(self, writer_region: str, failover_state: dict | None) -> None:
+        from moto.rds.models import rds_backends
+
+        gc = rds_backends[ACCOUNT]["us-east-1"].global_clusters.get(self.aurora.global_cluster_id)
+        if gc is None:
+            return
+        for m in gc.members:
+            m.is_writer = m.db_cluster_identifier == self.cluster_ids[writer_region]
+        gc.failover_state = failover_state
+
+    def _alarm_state(self, region: str, name: str) -> str:
+        try:
+            alarms = self.cw[region].describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        except Exception:  # noqa: BLE001
+            return "INSUFFICIENT_DATA"
+        return alarms[0]["StateValue"] if alarms else "INSUFFICIENT_DATA"
+
+    def _writer_failure(self, region: str, params: dict, targets: dict) -> Effect:
+        """aws:rds:failover-db-cluster: the writer instance crashes and comes back (~Aurora's restart)."""
+        node = self.aurora.nodes[region]
+
+        def apply() -> None:
+            if region == self.aurora.writer_region and not self.aurora.fenced:
+                node.stop("immediate")
+                node.start()
+
+        return Effect(apply, lambda: None)
+
+    # ---- metrics: what CloudWatch would show -----------------------------------------------------
+    def _metrics_loop(self) -> None:
+        names = self.plan["profile"]["names"]
+        while True:
+            time.sleep(1.0)
+            try:
+                lag = self.lag.sample()
+                reader = self.aurora.other(self.aurora.writer_region)
+                if lag is not None:
+                    self._put(reader, "AWS/RDS", "AuroraGlobalDBReplicationLag", lag,
+                              {"DBClusterIdentifier": self.cluster_ids[reader]}, "Milliseconds")
+                for t, r, ms in self.ddb.latencies_ms[-50:]:
+                    if t > time.time() - 1.0:
+                        src = next(x for x in self.regions if x != r)
+                        self._put(src, "AWS/DynamoDB", "ReplicationLatency", ms,
+                                  {"TableName": names["table"], "ReceivingRegion": r}, "Milliseconds")
+                for r in self.regions:
+                    self._put(r, "AWS/S3", "OperationsPendingReplication", float(self.s3.backlog()),
+                              {"SourceBucket": self.resources["regions"][r]["bucket"]}, "Count")
+            except Exception:  # noqa: BLE001
+                log.debug("metrics loop", exc_info=True)
+
+    def _put(self, region: str, ns: str, metric: str, value: float, dims: dict, unit: str) -> None:
+        if self.faults.data_plane_down(region) or self.faults.unreachable(region):
+            return
+        self.cw[region].put_metric_data(Namespace=ns, MetricData=[{
+            "MetricName": metric, "Value": value, "Unit": unit,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]}])
+
+    # ---- control API -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        p = self.plan
+        ddb_lat = [ms for _, _, ms in self.ddb.latencies_ms]
+        s3_lat = [ms for _, _, ms in self.s3.latencies_ms]
+        pg_lat = [ms for _, ms in self.lag.samples]
+        return {
+            "ready": self.ready,
+            "uptime_s": round(time.time() - self.started, 1),
+            "faults": self.faults.snapshot(),
+            "aurora": {**self.aurora.status(), "lag_ms_last": self.lag.last_ms,
+                       "events": self.aurora.events[-20:]},
+            "dynamodb": self.ddb.status(),
+            "s3": self.s3.status(),
+            "health_checks": self.checker.status(),
+            "dns_queries": self.resolver.queries,
+            "replication_lag_ms": {"aurora": _percentiles(pg_lat), "dynamodb": _percentiles(ddb_lat),
+                                   "s3": _percentiles(s3_lat)},
+            "gateways": {r: {"calls": g.calls, "rejected": g.rejected} for r, g in self.gateways.items()},
+            "apps": {r: {"requests": a.requests, "errors": a.errors} for r, a in self.apps.items()},
+            "edge": {"failovers": self.edge.failovers},
+            "experiments": {i: e["state"] for i, e in self.fis.experiments.items()},
+            "resources": self.resources,
+            "regions": {r: {"healthy": not self.faults.data_plane_down(r),
+                            "fault": self.faults.describe(r)} for r in self.regions},
+            "pid": os.getpid(),
+            "ports": p["ports"],
+        }
+
+    def control(self, environ: dict, start_response: Any) -> Any:
+        req = Request(environ)
+        try:
+            body = json.loads(req.get_data() or b"{}")
+            out = self._route(req.method, req.path, body)
+            resp = Response(json.dumps(out, default=str), 200, content_type="application/json")
+        except (ValueError, KeyError, GlobalClusterError) as exc:
+            resp = Response(json.dumps({"error": str(exc)}), 400, content_type="application/json")
+        return resp(environ, start_response)
+
+    def _route(self, method: str, path: str, body: dict) -> Any:
+        if path == "/status":
+            return self.status()
+        if path == "/faults" and method == "POST":
+            region = body.pop("region")
+            if region not in self.regions:
+                raise ValueError(f"unknown region {region!r}")
+            self.faults.set(region, **body)
+            return self.faults.snapshot()
+        if path == "/faults/clear" and method == "POST":
+            self.faults.clear(body.get("region"))
+            return self.faults.snapshot()
+        if path == "/pause" and method == "POST":
+            target = self.faults.paused_tables if body["kind"] == "dynamodb" else self.faults.paused_buckets
+            (target.add if body.get("paused", True) else target.discard)(body["name"])
+            return self.faults.snapshot()
+        if path == "/halt" and method == "POST":
+            stopped = self.fis.stop_all("halted by drharness halt")
+            time.sleep(0.2)
+            self.faults.clear()
+            return {"stopped_experiments": stopped, "faults": self.faults.snapshot()}
+        if path == "/aurora/reseed" and method == "POST":
+            return {"method": self.aurora.reseed(body["region"])}
+        raise ValueError(f"no route {method} {path}")
+
+    def shutdown(self) -> None:
+        for s in self.servers:
+            try:
+                s.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+        for px in self.proxies:
+            px.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = argv if argv is not None else sys.argv[1:]
+    plan = json.loads(Path(argv[0]).read_text())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lab = Lab(plan)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        lab.start()
+    except Exception:
+        log.exception("lab failed to start")
+        return 3
+    stop.wait()
+    lab.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

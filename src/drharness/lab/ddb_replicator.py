@@ -1,0 +1,165 @@
+"""DynamoDB global tables: each region's stream applied to the other, last writer wins.
+
+moto creates no replica and replicates nothing; this does, from the real streams. Every record
+carries a tag (write time, origin region). Per key the highest tag wins; a region whose latest
+stream record does not carry the winner's tag receives the winner's image. Our own writes come
+back on the target's stream as echoes and are recognised, so nothing ping-pongs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+from drharness.lab.faults import Faults
+
+log = logging.getLogger(__name__)
+
+Tag = tuple[float, str]
+
+
+def _ts(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def _h(image: dict | None) -> str:
+    return json.dumps(image, sort_keys=True) if image is not None else "<deleted>"
+
+
+@dataclass
+class _KeyState:
+    winner: Tag = (0.0, "")
+    image: dict | None = None
+    origin: str = ""
+    seen_at: float = 0.0  # when the replicator first saw the winning write
+    region_tag: dict[str, Tag] = field(default_factory=dict)
+
+
+class DynamoDBReplicator:
+    def __init__(self, endpoint: str, regions: tuple[str, ...], table: str, faults: Faults,
+                 poll_s: float = 0.1) -> None:
+        self.table = table
+        self.regions = regions
+        self.faults = faults
+        self.poll_s = poll_s
+        kw: dict[str, Any] = {"endpoint_url": endpoint, "aws_access_key_id": "lab",
+                              "aws_secret_access_key": "lab"}
+        self.ddb = {r: boto3.client("dynamodb", region_name=r, **kw) for r in regions}
+        self.streams = {r: boto3.client("dynamodbstreams", region_name=r, **kw) for r in regions}
+        self.iterators: dict[str, list[str]] = {}
+        self.keys: dict[str, _KeyState] = {}
+        self.echoes: dict[tuple[str, str, str], Tag] = {}
+        self.latencies_ms: list[tuple[float, str, float]] = []  # (t, receiving region, ms)
+        self.applied = 0
+        self.errors = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name=f"ddb-repl-{table}", daemon=True)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> DynamoDBReplicator:
+        for r in self.regions:
+            self._open_iterators(r)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
+
+    def _open_iterators(self, region: str) -> None:
+        arn = self.ddb[region].describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        shards = self.streams[region].describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        self.iterators[region] = [
+            self.streams[region].get_shard_iterator(
+                StreamArn=arn, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for s in shards
+        ]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 - keep replicating; count it
+                self.errors += 1
+                log.exception("dynamodb replicator step failed")
+
+    # ---- one replication round -------------------------------------------------------------------
+    def step(self) -> None:
+        with self._lock:
+            touched: set[str] = set()
+            for r in self.regions:
+                if self.faults.data_plane_down(r):
+                    continue  # the region's replication engine is down with it
+                touched |= self._read(r)
+            for key in list(touched | {k for k, s in self.keys.items() if self._diverged(s)}):
+                self._converge(key)
+
+    def _read(self, region: str) -> set[str]:
+        touched: set[str] = set()
+        new_iters = []
+        for it in self.iterators.get(region, []):
+            out = self.streams[region].get_records(ShardIterator=it, Limit=1000)
+            for rec in out.get("Records", []):
+                touched.add(self._observe(region, rec))
+            new_iters.append(out.get("NextShardIterator") or it)
+        self.iterators[region] = new_iters
+        return touched
+
+    def _observe(self, region: str, rec: dict) -> str:
+        d = rec["dynamodb"]
+        key = json.dumps(d["Keys"], sort_keys=True)
+        image = d.get("NewImage") if rec["eventName"] != "REMOVE" else None
+        echo = self.echoes.pop((region, key, _h(image)), None)
+        tag: Tag = echo if echo else (_ts(d.get("ApproximateCreationDateTime", time.time())), region)
+        st = self.keys.setdefault(key, _KeyState())
+        st.region_tag[region] = tag
+        if tag > st.winner:
+            st.winner, st.image, st.origin, st.seen_at = tag, image, region, time.time()
+        return key
+
+    def _diverged(self, st: _KeyState) -> bool:
+        return any(st.region_tag.get(r) != st.winner for r in self.regions)
+
+    def _converge(self, key: str) -> None:
+        st = self.keys[key]
+        for r in self.regions:
+            if st.region_tag.get(r) == st.winner or (r, key) in {(e[0], e[1]) for e in self.echoes}:
+                continue
+            if self.table in self.faults.paused_tables or self.faults.link_cut(st.origin, r):
+                continue
+            keys = json.loads(key)
+            if st.image is None:
+                self.ddb[r].delete_item(TableName=self.table, Key=keys)
+            else:
+                self.ddb[r].put_item(TableName=self.table, Item=st.image)
+            self.echoes[(r, key, _h(st.image))] = st.winner
+            self.applied += 1
+            self.latencies_ms.append((time.time(), r, (time.time() - st.winner[0]) * 1000.0))
+            del self.latencies_ms[:-5000]
+
+    # ---- monitoring ------------------------------------------------------------------------------
+    def pending(self) -> int:
+        with self._lock:
+            return sum(1 for s in self.keys.values() if self._diverged(s))
+
+    def status(self) -> dict[str, Any]:
+        recent = [ms for _, _, ms in self.latencies_ms[-200:]]
+        return {
+            "table": self.table,
+            "paused": self.table in self.faults.paused_tables,
+            "applied": self.applied,
+            "pending": self.pending(),
+            "errors": self.errors,
+            "latency_ms_last": recent[-1] if recent else None,
+        }

@@ -1,0 +1,171 @@
+"""S3 Cross-Region Replication from the buckets' own replication configuration.
+
+moto stores the configuration and replicates nothing. This reads it (rules, prefix/tag filters,
+delete marker replication, destination), copies new versions, and keeps a ledger of
+``ReplicationStatus`` (PENDING, COMPLETED, FAILED on the source; REPLICA on the copy) that the
+region gateway returns on GET/HEAD, as S3 does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from drharness.lab.faults import Faults
+
+log = logging.getLogger(__name__)
+
+Ledger = dict[tuple[str, str, str], str]  # (bucket, key, version) -> status
+
+
+def _rule_matches(rule: dict, key: str, tags: dict[str, str]) -> bool:
+    if rule.get("Status") != "Enabled":
+        return False
+    flt = rule.get("Filter", {})
+    prefix = rule.get("Prefix", flt.get("Prefix", ""))
+    if "And" in flt:
+        prefix = flt["And"].get("Prefix", prefix)
+        want = {t["Key"]: t["Value"] for t in flt["And"].get("Tags", [])}
+    elif "Tag" in flt:
+        want = {flt["Tag"]["Key"]: flt["Tag"]["Value"]}
+    else:
+        want = {}
+    return key.startswith(prefix or "") and all(tags.get(k) == v for k, v in want.items())
+
+
+class S3Replicator:
+    def __init__(self, endpoint: str, bucket_regions: dict[str, str], faults: Faults,
+                 poll_s: float = 0.2) -> None:
+        self.bucket_regions = bucket_regions  # bucket -> region
+        self.faults = faults
+        self.poll_s = poll_s
+        kw: dict[str, Any] = {"endpoint_url": endpoint, "aws_access_key_id": "lab",
+                              "aws_secret_access_key": "lab"}
+        regions = set(bucket_regions.values())
+        self.s3 = {r: boto3.client("s3", region_name=r, **kw) for r in regions}
+        self.ledger: Ledger = {}
+        self.replicas: set[tuple[str, str, str]] = set()
+        self.first_seen: dict[tuple[str, str, str], float] = {}
+        self.latencies_ms: list[tuple[float, str, float]] = []
+        self.replicated = 0
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="s3-repl", daemon=True)
+
+    def start(self) -> S3Replicator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001
+                self.errors += 1
+                log.exception("s3 replicator step failed")
+
+    def _config(self, bucket: str) -> dict | None:
+        try:
+            return self.s3[self.bucket_regions[bucket]].get_bucket_replication(Bucket=bucket)[
+                "ReplicationConfiguration"]
+        except ClientError:
+            return None
+
+    def step(self) -> None:
+        with self._lock:
+            for bucket, region in self.bucket_regions.items():
+                if self.faults.data_plane_down(region):
+                    continue
+                cfg = self._config(bucket)
+                if cfg:
+                    self._replicate_bucket(bucket, region, cfg)
+
+    def _versions(self, bucket: str, region: str) -> list[dict]:
+        out: list[dict] = []
+        pager = self.s3[region].get_paginator("list_object_versions")
+        for page in pager.paginate(Bucket=bucket):
+            out += [dict(v, IsDeleteMarker=False) for v in page.get("Versions", [])]
+            out += [dict(v, IsDeleteMarker=True) for v in page.get("DeleteMarkers", [])]
+        out.sort(key=lambda v: v["LastModified"])
+        return out
+
+    def _replicate_bucket(self, bucket: str, region: str, cfg: dict) -> None:
+        for v in self._versions(bucket, region):
+            ident = (bucket, v["Key"], v["VersionId"])
+            if ident in self.replicas or self.ledger.get(ident) in ("COMPLETED", "REPLICA", "FAILED"):
+                continue
+            if ident in self.ledger and self.ledger[ident] != "PENDING":
+                continue
+            self.first_seen.setdefault(ident, time.time())
+            tags: dict[str, str] = {}
+            if not v["IsDeleteMarker"]:
+                tags = {t["Key"]: t["Value"] for t in self.s3[region].get_object_tagging(
+                    Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"]).get("TagSet", [])}
+            rule = next((r for r in sorted(cfg["Rules"], key=lambda r: -r.get("Priority", 0))
+                         if _rule_matches(r, v["Key"], tags)), None)
+            if rule is None:
+                continue
+            if v["IsDeleteMarker"] and rule.get("DeleteMarkerReplication", {}).get("Status") != "Enabled":
+                continue
+            dest = rule["Destination"]["Bucket"].split(":::")[-1]
+            dest_region = self.bucket_regions.get(dest)
+            if not v["IsDeleteMarker"]:
+                self.ledger[ident] = "PENDING"
+            if dest_region is None:
+                self.ledger[ident] = "FAILED"
+                continue
+            if bucket in self.faults.paused_buckets or self.faults.link_cut(region, dest_region):
+                continue
+            self._copy(bucket, region, v, dest, dest_region, ident)
+
+    def _copy(self, bucket: str, region: str, v: dict, dest: str, dest_region: str,
+              ident: tuple[str, str, str]) -> None:
+        s3_dst = self.s3[dest_region]
+        if v["IsDeleteMarker"]:
+            out = s3_dst.delete_object(Bucket=dest, Key=v["Key"])
+            self.ledger[ident] = "COMPLETED"
+        else:
+            obj = self.s3[region].get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+            out = s3_dst.put_object(
+                Bucket=dest, Key=v["Key"], Body=obj["Body"].read(),
+                ContentType=obj.get("ContentType", "binary/octet-stream"),
+                Metadata=obj.get("Metadata", {}),
+            )
+            self.ledger[ident] = "COMPLETED"
+        new_version = out.get("VersionId")
+        if new_version:
+            rep = (dest, v["Key"], new_version)
+            self.replicas.add(rep)
+            if not v["IsDeleteMarker"]:
+                self.ledger[rep] = "REPLICA"
+        self.replicated += 1
+        start = max(self.first_seen.get(ident, time.time()), v["LastModified"].timestamp())
+        self.latencies_ms.append((time.time(), dest_region, (time.time() - start) * 1000.0))
+        del self.latencies_ms[:-5000]
+
+    def status_of(self, bucket: str, key: str, version: str) -> str | None:
+        return self.ledger.get((bucket, key, version))
+
+    def backlog(self) -> int:
+        return sum(1 for s in self.ledger.values() if s == "PENDING")
+
+    def status(self) -> dict[str, Any]:
+        recent = [ms for _, _, ms in self.latencies_ms[-200:]]
+        return {
+            "buckets": self.bucket_regions,
+            "paused": sorted(self.faults.paused_buckets),
+            "replicated": self.replicated,
+            "backlog": self.backlog(),
+            "errors": self.errors,
+            "latency_ms_last": recent[-1] if recent else None,
+        }
