@@ -160,7 +160,7 @@ class Lab:
 
         self.apps: dict[str, ApiGateway] = {}
         for r in self.regions:
-            env = {"REGION": r, "TABLE_NAME": names["table"], "BUCKET_PREFIX": names["bucket_prefix"],
+            env = {"REGION": r, "FAILOVER_ROLE": "PRIMARY" if r == self.primary else "SECONDARY", "TABLE_NAME": names["table"], "BUCKET_PREFIX": names["bucket_prefix"],
                    "DB_DSN": self.pg_dsn(r), "AWS_ENDPOINT_URL": endpoints[r],
                    "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "lab")
@@ -324,9 +324,38 @@ class Lab:
             time.sleep(0.2)
             self.faults.clear()
             return {"stopped_experiments": stopped, "faults": self.faults.snapshot()}
+        if path == "/reset" and method == "POST":
+            return self.reset(float(body.get("timeout", 60)))
         if path == "/aurora/reseed" and method == "POST":
             return {"method": self.aurora.reseed(body["region"])}
         raise ValueError(f"no route {method} {path}")
+
+    def reset(self, timeout: float = 60) -> dict[str, Any]:
+        """Back to the known state between scenarios: no faults, writer in the primary region,
+        both regions replicating and healthy, replication drained."""
+        deadline = time.time() + timeout
+        stopped = self.fis.stop_all("reset")
+        self.faults.clear()
+
+        def wait(cond: Any, what: str) -> None:
+            while not cond():
+                if time.time() > deadline:
+                    raise ValueError(f"reset: timed out waiting for {what}")
+                time.sleep(0.05)
+
+        wait(lambda: self.aurora.failover_state is None, "a running failover to finish")
+        arn_of = lambda r: self.resources["regions"][r]["cluster_arn"]  # noqa: E731
+        for r in list(self.aurora.fenced):
+            if r != self.aurora.writer_region:
+                self.aurora.reseed(r)
+        if self.aurora.writer_region != self.primary:
+            self.aurora.switchover(self.cluster_ids[self.primary], arn_of)
+            wait(lambda: self.aurora.failover_state is None, "the switchover back")
+            if self.aurora.writer_region != self.primary:
+                raise ValueError("reset: switchover back to the primary failed")
+        wait(lambda: all(st.healthy for st in self.checker.checks.values()), "health checks healthy")
+        wait(lambda: self.ddb.pending() == 0 and self.s3.backlog() == 0, "replication drained")
+        return {"stopped_experiments": stopped, "writer_region": self.aurora.writer_region}
 
     def shutdown(self) -> None:
         for s in self.servers:

@@ -80,6 +80,8 @@ class TcpProxy:
                     data = s.recv(65536)
                     if not data:
                         return
+                    if self.blocked():  # checked per chunk: nothing crosses after the cut
+                        return
                     delay = self.latency_s()
                     if delay > 0:
                         self._stop.wait(delay)

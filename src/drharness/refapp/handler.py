@@ -49,6 +49,10 @@ class OrdersApp:
             kw["endpoint_url"] = env["AWS_ENDPOINT_URL"]
         self.ddb = boto3.client("dynamodb", **kw)
         self.s3 = boto3.client("s3", **kw)
+        # The Route 53 failover role of this region's record. A SECONDARY region is healthy as a
+        # replica (ready to be promoted); any other region is healthy only while it holds the writer,
+        # so DNS leaves a region that lost the writer (fenced, or switched over).
+        self.failover_role = env.get("FAILOVER_ROLE", "PRIMARY").upper()
         self._local = threading.local()
 
     # ---- storage -----------------------------------------------------------------------------
@@ -100,7 +104,13 @@ class OrdersApp:
         checks: dict[str, str] = {}
         try:
             ro = self._sql("SELECT pg_is_in_recovery()")[0][0]
-            checks["aurora"] = "read-only (secondary)" if ro else "ok"
+            if not ro:
+                checks["aurora"] = "ok"
+            elif self.failover_role == "SECONDARY":
+                checks["aurora"] = "ok"
+                checks["aurora_role"] = "replica"
+            else:
+                checks["aurora"] = "read-only: not the writer"
         except Exception as exc:  # noqa: BLE001
             checks["aurora"] = f"unreachable: {type(exc).__name__}"
         try:
@@ -113,7 +123,7 @@ class OrdersApp:
             checks["s3"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["s3"] = f"error: {type(exc).__name__}"
-        healthy = all(v == "ok" for v in checks.values())
+        healthy = all(checks[s] == "ok" for s in STORES)
         return _resp(200 if healthy else 503, {"healthy": healthy, "region": self.region,
                                                "checks": checks}, self.region)
 

@@ -1,0 +1,71 @@
+"""Shared fixtures: one local lab per test session (started from code, stopped by PID).
+
+Tests never reach real AWS: dummy credentials, and every endpoint is a lab gateway on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+
+
+class LabHandle:
+    """What tests need of a running lab: its state, its Target, and its control API."""
+
+    def __init__(self, state_file: Path) -> None:
+        from drharness.lab.state import read_state
+
+        self.state_file = state_file
+        self.state = read_state(state_file)
+
+    @property
+    def target(self):  # noqa: ANN201 - a drharness.target.Target
+        from drharness.target import from_lab
+
+        return from_lab(self.state_file)
+
+    def control(self, path: str, body: dict | None = None, timeout: float = 90) -> dict:
+        from drharness.lab.manager import control
+
+        return control(self.state.control_url, path, body, timeout=timeout)
+
+    def status(self) -> dict:
+        return self.control("/status")
+
+    def fault(self, region: str, **changes: object) -> dict:
+        return self.control("/faults", {"region": region, **changes})
+
+    def clear(self) -> dict:
+        return self.control("/faults/clear", {})
+
+    def reset(self) -> dict:
+        return self.control("/reset", {"timeout": 60})
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    from drharness.lab.manager import lab_down, lab_up
+
+    state_file = tmp_path_factory.mktemp("lab") / "lab.json"
+    os.environ["DRHARNESS_LAB_STATE"] = str(state_file)
+    try:
+        lab_up("fast")
+        yield LabHandle(state_file)
+    finally:
+        lab_down()
+
+
+@pytest.fixture
+def clean_lab(lab: LabHandle) -> Iterator[LabHandle]:
+    """A lab in its known state before and after the test (faults cleared, writer in us-east-1)."""
+    lab.reset()
+    yield lab
+    lab.reset()
