@@ -158,6 +158,23 @@ def from_terraform(env_dir: Path) -> Target:
     except (KeyError, TypeError):
         raise BadInput(f"{env_dir}: terraform outputs have no 'drharness_target' (apply the drharness module)") \
             from None
+    return from_target_doc(t, str(env_dir))
+
+
+def from_env() -> Target:
+    """In a deployed Lambda: the stack description Terraform put in DRHARNESS_TARGET_JSON."""
+    raw = os.environ.get("DRHARNESS_TARGET_JSON")
+    if not raw:
+        raise EnvironmentProblem("DRHARNESS_TARGET_JSON is not set")
+    try:
+        return from_target_doc(json.loads(raw), "DRHARNESS_TARGET_JSON")
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"DRHARNESS_TARGET_JSON is not JSON: {exc}") from None
+
+
+def from_target_doc(t: dict[str, Any], env_dir: str) -> Target:
+    if not isinstance(t, dict):
+        raise BadInput(f"{env_dir}: drharness_target is not an object")
     if t.get("schema") != TARGET_SCHEMA:
         raise BadInput(f"{env_dir}: drharness_target schema {t.get('schema')!r}, expected {TARGET_SCHEMA!r}")
     endpoints = {r: os.environ.get(f"DRHARNESS_AWS_ENDPOINT_{r.upper().replace('-', '_')}")
@@ -194,6 +211,27 @@ def from_terraform(env_dir: Path) -> Target:
         )
     except KeyError as exc:
         raise BadInput(f"{env_dir}: drharness_target lacks {exc}") from None
+
+
+def ensure_target(kind: str = "local", env_dir: str | None = None, profile: str = "fast") -> tuple[Target, bool]:
+    """Like resolve_target, but on the local target start a lab when none runs.
+
+    Returns (target, started): the caller stops a lab it started (``stop_local_lab``)."""
+    if kind == "local":
+        from drharness.lab.state import state_path
+
+        if not state_path().exists():
+            from drharness.lab.manager import lab_up
+
+            lab_up(profile)
+            return from_lab(), True
+    return resolve_target(kind, env_dir), False
+
+
+def stop_local_lab() -> None:
+    from drharness.lab.manager import lab_down
+
+    lab_down()
 
 
 def resolve_target(kind: str = "local", env_dir: str | None = None) -> Target:

@@ -115,13 +115,6 @@ resource "aws_codebuild_project" "drill" {
   }
 
   tags = local.tags
-
-  lifecycle {
-    precondition {
-      condition     = var.drill_source_location != null
-      error_message = "create_drill_scheduler = true needs drill_source_location (the drharness repository the drill checks out)."
-    }
-  }
 }
 
 resource "aws_scheduler_schedule" "drill" {

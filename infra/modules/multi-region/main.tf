@@ -53,13 +53,6 @@ locals {
   topic_name = "${var.name_prefix}-dr-events"
 }
 
-check "regions_differ" {
-  assert {
-    condition     = var.primary_region != var.secondary_region
-    error_message = "primary_region and secondary_region must differ."
-  }
-}
-
 check "allowed_account" {
   assert {
     condition     = length(var.allowed_account_ids) == 0 || contains(var.allowed_account_ids, data.aws_caller_identity.current.account_id)

@@ -94,16 +94,15 @@ resource "aws_acm_certificate" "secondary" {
 
 # ACM uses the same validation record for the same name in every region of an account, so one
 # set of records validates both certificates.
+# Keyed by the (static) certificate name so that the instance set is known at plan time.
 resource "aws_route53_record" "acm_validation" {
   provider = aws.primary
-  for_each = var.create_app_custom_domain ? {
-    for dvo in aws_acm_certificate.primary[0].domain_validation_options : dvo.domain_name => dvo
-  } : {}
+  for_each = var.create_app_custom_domain ? toset([var.record_name]) : toset([])
 
   zone_id         = local.zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
+  name            = one([for dvo in aws_acm_certificate.primary[0].domain_validation_options : dvo.resource_record_name if dvo.domain_name == each.key])
+  type            = one([for dvo in aws_acm_certificate.primary[0].domain_validation_options : dvo.resource_record_type if dvo.domain_name == each.key])
+  records         = [one([for dvo in aws_acm_certificate.primary[0].domain_validation_options : dvo.resource_record_value if dvo.domain_name == each.key])]
   ttl             = 300
   allow_overwrite = true
 }
@@ -195,17 +194,6 @@ resource "aws_route53_record" "primary" {
 
   failover_routing_policy {
     type = "PRIMARY"
-  }
-
-  lifecycle {
-    precondition {
-      condition     = endswith(var.record_name, ".${var.domain_name}")
-      error_message = "record_name must be a name inside domain_name (e.g. app.${var.domain_name})."
-    }
-    precondition {
-      condition     = var.create_hosted_zone || var.hosted_zone_id != null
-      error_message = "Either create_hosted_zone = true or hosted_zone_id must be set."
-    }
   }
 }
 

@@ -33,6 +33,11 @@ variable "secondary_region" {
     condition     = can(regex("^[a-z]{2}-[a-z]+-[0-9]$", var.secondary_region))
     error_message = "secondary_region must be an AWS region name such as us-west-2."
   }
+
+  validation {
+    condition     = var.secondary_region != var.primary_region
+    error_message = "secondary_region must differ from primary_region."
+  }
 }
 
 variable "allowed_account_ids" {
@@ -111,6 +116,11 @@ variable "record_name" {
     condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.record_name))
     error_message = "record_name must be a lowercase fully qualified DNS name without a trailing dot."
   }
+
+  validation {
+    condition     = endswith(var.record_name, ".${var.domain_name}")
+    error_message = "record_name must be a name inside domain_name (e.g. app.<domain_name>)."
+  }
 }
 
 variable "create_hosted_zone" {
@@ -127,6 +137,11 @@ variable "hosted_zone_id" {
   validation {
     condition     = var.hosted_zone_id == null || can(regex("^Z[A-Z0-9]{1,31}$", var.hosted_zone_id))
     error_message = "hosted_zone_id must look like a Route 53 zone id (Z followed by upper-case letters and digits)."
+  }
+
+  validation {
+    condition     = var.create_hosted_zone || var.hosted_zone_id != null
+    error_message = "hosted_zone_id is required when create_hosted_zone = false."
   }
 }
 
@@ -652,9 +667,14 @@ variable "drill_source_type" {
 }
 
 variable "drill_source_location" {
-  description = "Location (clone URL, or bucket/key for S3) of the drharness repository the drill checks out."
+  description = "Location (clone URL, or bucket/key for S3) of the drharness repository the drill checks out. Required when create_drill_scheduler = true."
   type        = string
   default     = null
+
+  validation {
+    condition     = !var.create_drill_scheduler || var.drill_source_location != null
+    error_message = "create_drill_scheduler = true needs drill_source_location (the drharness repository the drill checks out)."
+  }
 }
 
 variable "drill_source_version" {

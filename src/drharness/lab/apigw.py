@@ -16,8 +16,10 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class ApiGateway:
-    def __init__(self, region: str, handler: Handler, faults: Faults) -> None:
+    def __init__(self, region: str, handler: Handler, faults: Faults,
+                 fenced: Callable[[], bool] | None = None) -> None:
         self.region = region
+        self.fenced = fenced or (lambda: False)
         self.handler = handler
         self.faults = faults
         self.requests = 0
@@ -33,6 +35,8 @@ class ApiGateway:
             return self._error(503, "Service Unavailable")(environ, start_response)
         if rf.mode == "throttle":
             return self._error(429, "Too Many Requests")(environ, start_response)
+        if self.fenced():
+            return self._error(429, "Rate Exceeded (reserved concurrency 0)")(environ, start_response)
         if rf.lambda_delay_ms:
             time.sleep(rf.lambda_delay_ms / 1000.0)
         if rf.lambda_error:

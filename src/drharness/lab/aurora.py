@@ -47,6 +47,7 @@ class AuroraGlobal:
         self.failover_state: dict[str, Any] | None = None
         self.fenced: set[str] = set()
         self._lock = threading.Lock()
+        self._reseed_lock = threading.Lock()
         self.events: list[dict[str, Any]] = []
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -164,6 +165,19 @@ class AuroraGlobal:
     # ---- failback preparation: re-seed the fenced old primary as a standby ----------------------
     def reseed(self, region: str) -> str:
         """Rejoin a fenced region as secondary (what Aurora does when the old primary recovers)."""
+        with self._reseed_lock:
+            return self._reseed(region)
+
+    def reseed_recovered(self) -> list[str]:
+        """Aurora re-adds an old primary as secondary once its region is reachable again."""
+        done = []
+        for region in list(self.fenced):
+            if region != self.writer_region and not self.faults.link_cut(region, self.writer_region) \
+                    and not self.failover_state:
+                done.append(f"{region}:{self.reseed(region)}")
+        return done
+
+    def _reseed(self, region: str) -> str:
         with self._lock:
             if region not in self.fenced:
                 return "in-sync"

@@ -166,7 +166,8 @@ class Lab:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "lab")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "lab")
             app = OrdersApp(env)
-            self.apps[r] = ApiGateway(r, app.handle, self.faults)
+            self.apps[r] = ApiGateway(r, app.handle, self.faults,
+                                      fenced=lambda r=r: self._reserved_concurrency(r) == 0)
             self.servers.append(serve(p["hosts"][r], p["ports"]["app"], self.apps[r], f"app-{r}",
                                       drop_gate=lambda r=r: self.faults.data_plane_down(r)))
         self.edge = EdgeProxy([f"http://{p['hosts'][r]}:{p['ports']['app']}" for r in self.regions])
@@ -217,6 +218,17 @@ class Lab:
             m.is_writer = m.db_cluster_identifier == self.cluster_ids[writer_region]
         gc.failover_state = failover_state
 
+    def _reserved_concurrency(self, region: str) -> int | None:
+        """The app Lambda's reserved concurrency in moto (0 = fenced: API Gateway answers 429)."""
+        from moto.awslambda.models import lambda_backends
+
+        try:
+            fn = lambda_backends[ACCOUNT][region].get_function(self.plan["profile"]["names"]["function"])
+        except Exception:  # noqa: BLE001
+            return None
+        value = getattr(fn, "reserved_concurrency", None)
+        return None if value is None else int(value)
+
     def _alarm_state(self, region: str, name: str) -> str:
         try:
             alarms = self.cw[region].describe_alarms(AlarmNames=[name])["MetricAlarms"]
@@ -240,6 +252,10 @@ class Lab:
         names = self.plan["profile"]["names"]
         while True:
             time.sleep(1.0)
+            try:
+                self.aurora.reseed_recovered()
+            except Exception:  # noqa: BLE001
+                log.exception("automatic re-seed failed")
             try:
                 lag = self.lag.sample()
                 reader = self.aurora.other(self.aurora.writer_region)

@@ -202,7 +202,7 @@ class FisExecutor:
         stop = self._stop_flags[exp_id]
         region = exp["_region"]
         self._set(exp, "initiating", "Experiment is initiating.")
-        for name, a in exp["actions"].items():
+        for a in exp["actions"].values():
             eff = self.effect(region, a["actionId"], a.get("parameters", {}),
                               {k: exp["targets"].get(v, {}) for k, v in (a.get("targets") or {}).items()},
                               exp_id)
@@ -263,7 +263,7 @@ class FisExecutor:
 
     def _revert_all(self, exp_id: str) -> None:
         exp = self.experiments[exp_id]
-        for name, a in exp["actions"].items():
+        for a in exp["actions"].values():
             if a["state"]["status"] == "running":
                 a["state"] = {"status": "stopped", "reason": "Action was stopped."}
         for revert in reversed(self._reverts.get(exp_id, [])):

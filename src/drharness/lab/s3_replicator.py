@@ -54,6 +54,7 @@ class S3Replicator:
         self.latencies_ms: list[tuple[float, str, float]] = []
         self.replicated = 0
         self.errors = 0
+        self._cfg_cache: dict[str, tuple[float, dict | None]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="s3-repl", daemon=True)
@@ -154,7 +155,22 @@ class S3Replicator:
         del self.latencies_ms[:-5000]
 
     def status_of(self, bucket: str, key: str, version: str) -> str | None:
-        return self.ledger.get((bucket, key, version))
+        """As S3 reports it: PENDING from the moment a version is written under a matching rule."""
+        status = self.ledger.get((bucket, key, version))
+        if status is None and (bucket, key, version) not in self.replicas:
+            cfg = self._config_cached(bucket)
+            if cfg and any(_rule_matches(r, key, {}) for r in cfg.get("Rules", [])):
+                return "PENDING"
+        return status
+
+    def _config_cached(self, bucket: str) -> dict | None:
+        now = time.time()
+        hit = self._cfg_cache.get(bucket)
+        if hit and now - hit[0] < 2.0:
+            return hit[1]
+        cfg = self._config(bucket) if bucket in self.bucket_regions else None
+        self._cfg_cache[bucket] = (now, cfg)
+        return cfg
 
     def backlog(self) -> int:
         return sum(1 for s in self.ledger.values() if s == "PENDING")

@@ -1,0 +1,268 @@
+"""``drharness drill run``: one scenario end to end — workload, nemesis, orchestrator, checks, report.
+
+Runs the same code on the local lab and on AWS; only the Target differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drharness import checkers
+from drharness.aggregator import Aggregator
+from drharness.errors import BadInput, EnvironmentProblem
+from drharness.history import History, load_history
+from drharness.nemesis.fis import FisNemesis
+from drharness.orchestrator import Orchestrator, OrchestratorConfig
+from drharness.report.drill_report import SCHEMA, write_reports
+from drharness.target import Target
+from drharness.workload.canary import Canary, read_back
+from drharness.workload.prober import Prober
+
+log = logging.getLogger(__name__)
+
+SCENARIOS = {
+    "region-outage": "unplanned: us-east-1 data plane down and isolated (FIS), automated detection and failover, "
+                     "then failback",
+    "planned-switchover": "planned switchover to us-west-2 with zero data loss, then switch back",
+    "aurora-writer-failure": "the Aurora writer instance fails (FIS aws:rds:failover-db-cluster); no region failover",
+    "failback": "region outage and failover, then a measured failback to us-east-1 (< 30 min)",
+    "control-plane-impairment": "us-east-1 APIs fail (FIS) during a region outage: failover must still work",
+}
+
+
+@dataclass
+class DrillConfig:
+    scenario: str = "region-outage"
+    report_dir: Path = Path("reports/latest")
+    rto_s: float = 900.0
+    rpo_s: float = 60.0
+    failback_s: float = 1800.0
+    confirmed: bool = False
+    require_confirmation: bool = False
+    allowed_accounts: list[str] = field(default_factory=list)
+    allowed_regions: list[str] = field(default_factory=list)
+    probe_interval_s: float = 0.2
+    max_seconds: float = 1800.0
+    warm_seconds: float = 2.0
+    recovered_probes: int = 5
+
+
+Progress = Callable[[str], None]
+DNS_GRACE_S = 1.0  # clients may use an answer this long past its TTL (resolver and clock slack)
+
+
+class Drill:
+    def __init__(self, target: Target, cfg: DrillConfig, progress: Progress | None = None) -> None:
+        if cfg.scenario not in SCENARIOS:
+            raise BadInput(f"unknown scenario {cfg.scenario!r}: choose one of {', '.join(SCENARIOS)}")
+        self.t = target
+        self.cfg = cfg
+        self.progress = progress or (lambda msg: log.info("%s", msg))
+        cfg.report_dir.mkdir(parents=True, exist_ok=True)
+        self.history_file = cfg.report_dir / "history.jsonl"
+        self.history_file.unlink(missing_ok=True)
+        self.h = History(self.history_file)
+        self.primary, self.secondary = target.primary_region, target.secondary_region
+        self.orchestrations: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self.failback: dict[str, Any] | None = None
+        self.planned = cfg.scenario == "planned-switchover"
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _orch_cfg(self, mode: str, decision: str) -> OrchestratorConfig:
+        return OrchestratorConfig(mode=mode, decision=decision, confirmed=True,
+                                  require_confirmation=self.cfg.require_confirmation,
+                                  allowed_accounts=self.cfg.allowed_accounts,
+                                  allowed_regions=self.cfg.allowed_regions,
+                                  state_dir=str(self.cfg.report_dir / "orchestrator"))
+
+    def _wait_recovered(self, prober: Prober, region: str, timeout: float) -> bool:
+        """N healthy probes in a row served by `region` (the RTO checker decides from the history)."""
+        deadline = time.monotonic() + timeout
+        streak, seen = 0, prober.done
+        while time.monotonic() < deadline:
+            if prober.done != seen:
+                seen = prober.done
+                last = prober.last or {}
+                ok = last.get("status") == 201 and prober.resolver.region_of.get(last.get("ip") or "") == region
+                streak = streak + 1 if ok else 0
+                if streak >= self.cfg.recovered_probes:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def _preflight(self) -> None:
+        verdicts = Aggregator(self.t).evaluate()
+        if not verdicts[self.primary].healthy:
+            raise EnvironmentProblem(f"cannot start a drill: {verdicts[self.primary].root_cause}")
+        sec = verdicts[self.secondary].checks
+        bad = [f"{k}: {c.detail}" for k, c in sec.items() if k in ("aurora", "dynamodb", "s3") and not c.ok]
+        if bad:
+            raise EnvironmentProblem(f"cannot start a drill: secondary {self.secondary} not ready ({'; '.join(bad)})")
+
+    # ---- the run ---------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        started = time.time()
+        self._preflight()
+        drill = self.h.drill_start({"scenario": self.cfg.scenario, "target": self.t.name, "profile": self.t.profile})
+        prober = Prober(self.t, self.h, interval_s=self.cfg.probe_interval_s, max_seconds=self.cfg.max_seconds).start()
+        canary = Canary(self.t, self.h, interval_s=self.cfg.probe_interval_s, max_seconds=self.cfg.max_seconds,
+                        resolver=prober.resolver).start()
+        nemesis = FisNemesis(self.t, self.h)
+        completed = False
+        try:
+            self.progress(f"warming up workload for {self.cfg.warm_seconds:.0f} s")
+            time.sleep(self.cfg.warm_seconds)
+            getattr(self, "_scenario_" + self.cfg.scenario.replace("-", "_"))(prober, canary, nemesis)
+            completed = True
+        except Exception as exc:  # noqa: BLE001 - a harness error is reported, never a pass
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            log.debug("drill error\n%s", traceback.format_exc())
+        finally:
+            canary.stop()
+            try:
+                nemesis.stop()
+            except Exception as exc:  # noqa: BLE001
+                self.errors.append(f"nemesis stop failed: {exc}")
+            prober.stop()
+            if completed:
+                self.h.drill_end(drill, {"errors": self.errors})
+            self.h.close()
+        return self._report(started, completed)
+
+    def _failover(self, mode: str, decision: str, prober: Prober, canary: Canary) -> None:
+        orch = Orchestrator(self.t, self._orch_cfg(mode, decision), self.h, from_region=self.primary)
+        self.progress(f"orchestrator: {mode} failover {self.primary} -> {self.secondary} ({decision} decision)")
+        try:
+            orch.failover()
+        finally:
+            self.orchestrations.append(orch.summary())
+        self.progress("waiting for clients to see healthy writes in the new region")
+        if not self._wait_recovered(prober, self.secondary, timeout=self.cfg.rto_s):
+            raise RuntimeError(f"prober never saw {self.cfg.recovered_probes} healthy writes in {self.secondary}")
+        # Keep probing past TTL + grace so the stale-DNS checker has evidence either way.
+        time.sleep(self.t.dns.ttl + DNS_GRACE_S + 0.5)
+        canary.stop()
+        self.progress(f"reading back acknowledged writes from {self.secondary}")
+        read_back(self.t, self.h, self.secondary, canary.run_id)
+
+    def _failback(self, prober: Prober) -> None:
+        self.progress(f"failback {self.secondary} -> {self.primary}")
+        orch = Orchestrator(self.t, self._orch_cfg("planned", "manual"), self.h, from_region=self.secondary)
+        t0 = time.time()
+        try:
+            orch.failback()
+            ok = self._wait_recovered(prober, self.primary, timeout=self.cfg.failback_s)
+        finally:
+            self.orchestrations.append(orch.summary())
+        secs = time.time() - t0
+        self.failback = {"seconds": round(secs, 2), "verdict": "pass" if ok and secs < self.cfg.failback_s else "fail"}
+
+    def _scenario_region_outage(self, prober: Prober, canary: Canary, nemesis: FisNemesis) -> None:
+        self.progress(f"fault: FIS region-outage on {self.primary}")
+        nemesis.start("region-outage", self.primary, fault="region-isolation")
+        self._failover("unplanned", "auto", prober, canary)
+        self.progress("healing the fault (stopping the FIS experiment)")
+        nemesis.stop()
+        self._failback(prober)
+
+    _scenario_failback = _scenario_region_outage
+
+    def _scenario_control_plane_impairment(self, prober: Prober, canary: Canary, nemesis: FisNemesis) -> None:
+        self.progress(f"fault: {self.primary} APIs unavailable (FIS), then its data plane goes down")
+        nemesis.start("control-plane-impairment", self.primary, fault="api-unavailable")
+        nemesis.start("region-outage", self.primary, fault="region-isolation")
+        self._failover("unplanned", "auto", prober, canary)
+        nemesis.stop()
+        self._failback(prober)
+
+    def _scenario_planned_switchover(self, prober: Prober, canary: Canary, nemesis: FisNemesis) -> None:
+        self._failover("planned", "manual", prober, canary)
+        self._failback(prober)
+
+    def _scenario_aurora_writer_failure(self, prober: Prober, canary: Canary, nemesis: FisNemesis) -> None:
+        self.progress(f"fault: Aurora writer failure in {self.primary} (FIS)")
+        nemesis.start("aurora-writer-failure", self.primary, fault="writer-failure")
+        if not self._wait_recovered(prober, self.primary, timeout=self.cfg.rto_s):
+            raise RuntimeError("writes never recovered in the primary region")
+        canary.stop()
+        read_back(self.t, self.h, self.primary, canary.run_id)
+
+    # ---- checks and report -----------------------------------------------------------------------
+    def floor(self) -> dict[str, float]:
+        tm = self.t.timing
+        terms = {"detection": float(tm["health_interval_s"]) * int(tm["failure_threshold"]),
+                 "dns_ttl": float(tm["dns_ttl"])}
+        for run in self.orchestrations:
+            for s in run["steps"]:
+                if s["name"] == "aurora_promotion" and s.get("seconds") is not None:
+                    terms["aurora_promotion"] = s["seconds"]
+        return terms
+
+    def _report(self, started: float, completed: bool) -> dict[str, Any]:
+        hist = load_history(self.history_file, allow_torn_tail=True)
+        failover = self.cfg.scenario != "aurora-writer-failure"
+        new_region = self.secondary if failover else self.primary
+        floor_terms = self.floor()
+        opts: dict[str, Any] = {
+            "rto": {"slo_s": self.cfg.rto_s, "floor_seconds": round(sum(floor_terms.values()), 3),
+                    "new_region": new_region, "min_probes": 3},
+            "rpo": {"slo_s": self.cfg.rpo_s, "zero_loss": self.planned, "read_region": new_region},
+            "availability": {},
+        }
+        if failover:
+            opts["dns"] = {"new_region": self.secondary, "old_region": self.primary, "ttl_s": self.t.dns.ttl,
+                           "grace_s": DNS_GRACE_S,
+                           "old_ips": [self.t.regions[self.primary].host]}
+        results = checkers.check_all(hist, opts, only=[k for k in opts if k not in ("rto", "dns")])
+        # RTO and stale-DNS judge the failover only: the failback's own flip back is not a regression.
+        fb_start = next((e.t for e in hist if e.process == "orchestrator" and e.type == "invoke"
+                         and isinstance(e.value, dict) and e.value.get("kind") == "failback"), None)
+        window = [e for e in hist if fb_start is None or e.t < fb_start or e.process == "harness"]
+        results.update(checkers.check_all(window, opts, only=[k for k in opts if k in ("rto", "dns")]))
+        if self.failback:
+            results["failback"] = checkers.Result(
+                name="failback", valid=self.failback["verdict"] == "pass",
+                figures=self.failback, detail=f"{self.failback['seconds']} s (objective < {self.cfg.failback_s} s)")
+        if self.errors or not completed:
+            results["harness"] = checkers.Result(name="harness", valid=checkers.UNKNOWN,
+                                                 detail="; ".join(self.errors) or "drill did not complete")
+        verdict_valid = checkers.compose(list(results.values())).valid
+        rto_f = results["rto"].figures
+        rpo_f = results["rpo"].figures
+        av = results["availability"].figures
+        report = {
+            "schema": SCHEMA,
+            "scenario": self.cfg.scenario,
+            "target": self.t.name,
+            "profile": self.t.profile,
+            "profile_source": self.t.timing.get("source"),
+            "timing": self.t.timing,
+            "started_at": started,
+            "finished_at": time.time(),
+            "verdict": "pass" if verdict_valid is True else "fail",
+            "zero_loss": self.planned,
+            "slo": {"rto_s": self.cfg.rto_s, "rpo_s": self.cfg.rpo_s, "failback_s": self.cfg.failback_s},
+            "rto": {"seconds": rto_f.get("seconds"), "floor_seconds": rto_f.get("floor_seconds"),
+                    "ratio": rto_f.get("ratio"), "phases": rto_f.get("phases", {}), "floor_terms": floor_terms},
+            "rpo": {"seconds": rpo_f.get("seconds"), "per_store": {
+                s: {"acknowledged": v.get("acknowledged"), "lost": v.get("lost"), "lost_keys": v.get("lost_keys", [])}
+                for s, v in (rpo_f.get("per_store") or {}).items()}},
+            "replication_lag_ms": {},
+            "consistency": {},
+            "failback": self.failback,
+            "availability": {"requests": av.get("requests"), "errors": av.get("errors"),
+                             "downtime_s": av.get("downtime_s"), "budget_consumed": av.get("budget_consumed")},
+            "checks": [{"name": n, "verdict": r.verdict, "detail": r.detail} for n, r in results.items()],
+            "orchestrator": self.orchestrations,
+            "errors": self.errors,
+            "history_file": str(self.history_file),
+        }
+        write_reports(report, self.cfg.report_dir)
+        return report

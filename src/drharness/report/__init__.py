@@ -1,0 +1,1 @@
+"""Reports: render drill results (JSON per DESIGN §6, Markdown for humans). Decides nothing."""

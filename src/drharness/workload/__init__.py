@@ -1,0 +1,1 @@
+"""Workload: what clients do during a drill (prober, canary writer, verifier, load)."""

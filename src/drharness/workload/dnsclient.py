@@ -1,0 +1,55 @@
+"""Resolve the failover name like a well-behaved client: through the target's resolver, cached
+for exactly the record's TTL. RTO is measured through this, so DNS caching is part of it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import dns.exception
+import dns.resolver
+
+from drharness.history import NULL_HISTORY, BaseHistory
+
+
+class TtlResolver:
+    def __init__(self, name: str, host: str | None, port: int = 53, history: BaseHistory = NULL_HISTORY,
+                 process: str = "prober", region_of: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.history = history
+        self.process = process
+        self.region_of = region_of or {}
+        self._r = dns.resolver.Resolver(configure=host is None)
+        if host is not None:
+            self._r.nameservers = [host]
+            self._r.port = port
+        self._r.lifetime = 2.0
+        self._r.cache = None
+        self._answer: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+        self.queries = 0
+
+    def resolve(self) -> str | None:
+        """The cached answer until its TTL runs out; then ask again (None if the resolver fails)."""
+        with self._lock:
+            now = time.time()
+            if self._answer is not None and now < self._expires:
+                return self._answer
+            try:
+                ans = self._r.resolve(self.name, "A")
+            except (dns.exception.DNSException, OSError):
+                return self._answer  # stale-while-error, as stub resolvers commonly do
+            self.queries += 1
+            ip = ans[0].to_text()
+            ttl = int(ans.rrset.ttl) if ans.rrset is not None else 0
+            self._expires = now + ttl
+            if ip != self._answer:
+                self.history.append(self.process, "ok", "dns", {
+                    "name": self.name, "answer": ip, "ttl": ttl, "region": self.region_of.get(ip)})
+            self._answer = ip
+            return ip
+
+    def current_region(self) -> str | None:
+        ip = self.resolve()
+        return self.region_of.get(ip) if ip else None
