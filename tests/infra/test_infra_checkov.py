@@ -29,7 +29,6 @@ def test_checkov_finds_no_failed_check_in_infra():
     cmd = _checkov_command() + [
         "-d", str(INFRA.relative_to(REPO)),
         "--skip-download", "--quiet", "--compact",
-        "--framework", "terraform",
         "--skip-path", ".terraform",
     ]
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)

@@ -280,3 +280,11 @@ def test_lambda_handlers_exist_for_the_harness_functions():
         assert f'handler                        = "{module_name}.handler"' in text
         assert (INFRA / "lambda" / f"{module_name}.py").is_file()
     assert "hashicorp/archive" not in "".join(p.read_text() for p in tf_files())
+
+
+def test_module_readme_lists_every_input_and_output():
+    readme = (MODULE / "README.md").read_text()
+    outputs = blocks(load_tf(MODULE / "outputs.tf"), "output")
+    missing = [f"input {n}" for n in module_variables() if f"| `{n}` |" not in readme]
+    missing += [f"output {n}" for n in outputs if f"| `{n}` |" not in readme]
+    assert not missing, f"infra/modules/multi-region/README.md does not list {missing}"

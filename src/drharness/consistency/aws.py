@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from drharness.errors import BadInput, DrHarnessError, EnvironmentProblem
 
@@ -32,7 +32,7 @@ def raise_clear(exc: BaseException, what: str, region: str) -> NoReturn:
     if code in DENIED:
         raise EnvironmentProblem(f"access denied to {what} in {region} ({code}): the identity running the check "
                                  "needs read permissions on it") from None
-    if isinstance(exc, EndpointConnectionError) or (isinstance(exc, BotoCoreError) and "connect" in str(exc).lower()):
+    if isinstance(exc, BotoCoreError):  # connection refused/reset, timeouts: the endpoint is not answering
         raise EnvironmentProblem(f"{region} unreachable while reading {what}: {exc}") from None
     if isinstance(exc, ClientError):
         msg = exc.response.get("Error", {}).get("Message", "")

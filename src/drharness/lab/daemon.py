@@ -218,6 +218,16 @@ class Lab:
             m.is_writer = m.db_cluster_identifier == self.cluster_ids[writer_region]
         gc.failover_state = failover_state
 
+    def _unfence_functions(self) -> None:
+        from moto.awslambda.models import lambda_backends
+
+        for r in self.regions:
+            try:
+                lambda_backends[ACCOUNT][r].get_function(self.plan["profile"]["names"]["function"]) \
+                    .reserved_concurrency = None
+            except Exception:  # noqa: BLE001
+                log.exception("unfence %s", r)
+
     def _reserved_concurrency(self, region: str) -> int | None:
         """The app Lambda's reserved concurrency in moto (0 = fenced: API Gateway answers 429)."""
         from moto.awslambda.models import lambda_backends
@@ -352,6 +362,7 @@ class Lab:
         deadline = time.time() + timeout
         stopped = self.fis.stop_all("reset")
         self.faults.clear()
+        self._unfence_functions()
 
         def wait(cond: Any, what: str) -> None:
             while not cond():
