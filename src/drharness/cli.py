@@ -16,13 +16,14 @@ from rich.console import Console
 
 from drharness.errors import DrHarnessError
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line, exit 2 (never a usage dump + traceback)
-        console.print(f"[red]drharness: {message}[/red]  (see 'drharness --help')")
+        console.print(f"drharness: {message} (see 'drharness --help')", style="red", markup=False,
+                      highlight=False)
         raise SystemExit(2)
 
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return fn(a)
     except DrHarnessError as exc:
-        console.print(f"[red]drharness: {exc}[/red]")
+        console.print(f"drharness: {exc}", style="red", markup=False, highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")

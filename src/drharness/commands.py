@@ -12,7 +12,7 @@ from rich.console import Console
 
 from drharness.errors import BadInput, CheckFailed
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _json(doc: Any) -> None:

@@ -108,7 +108,7 @@ class Drill:
 
     # ---- the run ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        started = time.time()
+        started = self.started = time.time()
         self._preflight()
         drill = self.h.drill_start({"scenario": self.cfg.scenario, "target": self.t.name, "profile": self.t.profile})
         prober = Prober(self.t, self.h, interval_s=self.cfg.probe_interval_s, max_seconds=self.cfg.max_seconds).start()
@@ -154,7 +154,9 @@ class Drill:
 
     def _failback(self, prober: Prober) -> None:
         self.progress(f"failback {self.secondary} -> {self.primary}")
-        orch = Orchestrator(self.t, self._orch_cfg("planned", "manual"), self.h, from_region=self.secondary)
+        cfg = self._orch_cfg("planned", "manual")
+        cfg.drain_window_s = time.time() - self.started + 5  # only this drill's writes can be pending
+        orch = Orchestrator(self.t, cfg, self.h, from_region=self.secondary)
         t0 = time.time()
         try:
             orch.failback()

@@ -6,9 +6,16 @@ locals {
   app_source_code_hash     = filebase64sha256(var.lambda_app_zip)
   harness_source_code_hash = filebase64sha256(var.lambda_harness_zip)
 
-  # Same keys in both regions; only the values of regional resources differ.
+  # Same keys in both regions; only the values of regional resources differ. REGION, DB_DSN,
+  # TABLE_NAME, BUCKET_NAME and FAILOVER_ROLE are what drharness.refapp.handler reads; DB_DSN carries
+  # no password (it is in the secret DRHARNESS_DB_SECRET_ARN, never in the environment).
   app_environment = {
     for key, region in local.regions : key => merge(var.lambda_app_environment, {
+      REGION                       = region
+      DB_DSN                       = "host=${local.aurora[key].writer_endpoint} port=${var.aurora_port} dbname=${var.aurora_database_name} user=${var.aurora_master_username} sslmode=require"
+      TABLE_NAME                   = local.table_name
+      BUCKET_NAME                  = local.bucket_names[key]
+      FAILOVER_ROLE                = upper(key)
       DRHARNESS_PRIMARY_REGION     = var.primary_region
       DRHARNESS_SECONDARY_REGION   = var.secondary_region
       DRHARNESS_GLOBAL_CLUSTER_ID  = local.global_cluster_id
@@ -169,7 +176,7 @@ resource "aws_lambda_function" "app_secondary" {
 }
 
 ################################################################################
-# HTTP API per region in front of the app (payload 2.0, $default route and stage)
+# HTTP API per region in front of the app (proxy payload 1.0, $default route and stage)
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "api_primary" {
@@ -228,7 +235,7 @@ resource "aws_apigatewayv2_integration" "primary" {
   api_id                 = aws_apigatewayv2_api.primary.id
   integration_type       = "AWS_PROXY"
   integration_uri        = aws_lambda_function.app_primary.invoke_arn
-  payload_format_version = "2.0"
+  payload_format_version = "1.0" # the app reads the REST-style proxy event (httpMethod, path)
 }
 
 resource "aws_apigatewayv2_integration" "secondary" {
@@ -237,7 +244,7 @@ resource "aws_apigatewayv2_integration" "secondary" {
   api_id                 = aws_apigatewayv2_api.secondary.id
   integration_type       = "AWS_PROXY"
   integration_uri        = aws_lambda_function.app_secondary.invoke_arn
-  payload_format_version = "2.0"
+  payload_format_version = "1.0" # the app reads the REST-style proxy event (httpMethod, path)
 }
 
 resource "aws_apigatewayv2_route" "primary" {

@@ -482,7 +482,7 @@ variable "lambda_runtime" {
 variable "lambda_app_handler" {
   description = "Handler of the regional app inside lambda_app_zip."
   type        = string
-  default     = "drharness.refapp.lambda_handler.handler"
+  default     = "drharness.refapp.handler.lambda_handler"
 }
 
 variable "lambda_app_memory_mb" {

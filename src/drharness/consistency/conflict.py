@@ -53,11 +53,14 @@ def _hash_key(client: Any, table: str, region: str) -> tuple[str, list[tuple[str
 
 
 def run_conflict_test(target: Any, *, keys: int = 5, rounds: int = 3, history: BaseHistory | None = None,
-                      converge_timeout_s: float = 30.0, gap_s: float = 0.05, cleanup: bool = True,
+                      converge_timeout_s: float = 30.0, quiet_s: float = 2.0, gap_s: float = 0.05,
+                      cleanup: bool = True,
                       opts: lww.LwwOpts | dict[str, Any] | None = None) -> Result:
     """Write conflicting values to ``keys`` keys in both regions; return ``lww.check`` of what happened.
 
-    Events also go to ``history`` (the drill's) when given. The run is wrapped in its own drill
+    Converged = both regions hold the same value for every key, unchanged for ``quiet_s`` (a
+    replicator can show a momentary agreement before the newer write lands). Events also go to
+    ``history`` (the drill's) when given. The run is wrapped in its own drill
     start/end only in the private history used for the verdict.
     """
     regions: Sequence[str] = (target.primary_region, target.secondary_region)
@@ -88,33 +91,30 @@ def run_conflict_test(target: Any, *, keys: int = 5, rounds: int = 3, history: B
         h.complete(op, "ok")
 
     for rnd in range(rounds):
+        # Half the keys get concurrent writes this round, half sequential, alternating per round, so
+        # the final state of some keys is decided by a race and of others by real-time order.
+        concurrent = [n for i, n in enumerate(names) if (i + rnd) % 2 == 0]
+        sequential = [n for i, n in enumerate(names) if (i + rnd) % 2 == 1]
         threads: list[threading.Thread] = []
-        if rnd % 2 == 0:  # concurrent: both regions released together
-            for name in names:
-                barrier = threading.Barrier(len(regions))
-                threads += [threading.Thread(target=write, args=(r, name, rnd, barrier)) for r in regions]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        else:  # sequential: the second region writes strictly after the first completed
-            order = list(regions) if rnd % 4 == 1 else list(reversed(regions))
-            for r in order:
-                for name in names:
-                    write(r, name, rnd, None)
-                time.sleep(gap_s)
+        for name in concurrent:
+            barrier = threading.Barrier(len(regions))
+            threads += [threading.Thread(target=write, args=(r, name, rnd, barrier)) for r in regions]
+        for t in threads:
+            t.start()
+        order = list(regions) if rnd % 4 < 2 else list(reversed(regions))
+        for r in order:  # the second region writes strictly after the first completed
+            for name in sequential:
+                write(r, name, rnd, None)
+            time.sleep(gap_s)
+        for t in threads:
+            t.join()
         time.sleep(gap_s)
 
-    deadline = time.monotonic() + converge_timeout_s
-    final: dict[str, dict[str, str | None]] = {}
-    while True:
-        final = {n: {r: _read(clients[r], tables[r], item_key(n), r) for r in regions} for n in names}
-        if all(len(set(v.values())) == 1 for v in final.values()) or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
+    final = _converged(clients, tables, regions, [item_key(n) for n in names], converge_timeout_s, quiet_s)
+    i_of = {n: i for i, n in enumerate(names)}
     for name in names:
         for r in regions:
-            h.append(lww.READER, "ok", "read", {"key": name, "value": final[name][r]}, r)
+            h.append(lww.READER, "ok", "read", {"key": name, "value": final[i_of[name]][r]}, r)
     h.drill_end(drill)
     if cleanup:
         for name in names:
@@ -123,6 +123,26 @@ def run_conflict_test(target: Any, *, keys: int = 5, rounds: int = 3, history: B
             except Exception:  # noqa: BLE001 - best effort
                 pass
     return lww.check(h.events, opts)
+
+
+def _converged(clients: dict[str, Any], tables: dict[str, str], regions: Sequence[str],
+               keys: list[dict[str, Any]], timeout_s: float, quiet_s: float) -> list[dict[str, str | None]]:
+    """Poll until all keys agree across regions and stay unchanged for ``quiet_s`` (or time out)."""
+    deadline = time.monotonic() + timeout_s
+    stable_since: float | None = None
+    last: list[dict[str, str | None]] | None = None
+    while True:
+        now = [{r: _read(clients[r], tables[r], k, r) for r in regions} for k in keys]
+        agreed = all(len(set(v.values())) == 1 for v in now)
+        if agreed and now == last and stable_since is not None:
+            if time.monotonic() - stable_since >= quiet_s:
+                return now
+        else:
+            stable_since = time.monotonic() if agreed else None
+        last = now
+        if time.monotonic() >= deadline:
+            return now
+        time.sleep(0.1)
 
 
 def _read(client: Any, table: str, key: dict[str, Any], region: str) -> str | None:

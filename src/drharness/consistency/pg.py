@@ -649,8 +649,8 @@ def check_aurora(target: Any, tables: Sequence[str] | None = None,
         skipped = [{"table": t, "reason": "no primary key"} for t in unkeyed]
     per_table: dict[str, TableDiff] = {}
     for table in tables:
-        per_table[table] = compare_tables(TableRef(target.regions[writer].pg_dsn, table, writer),
-                                          TableRef(target.regions[reader].pg_dsn, table, reader),
+        per_table[table] = compare_tables(TableRef(target.regions[writer].pg_dsn, table, f"aurora {writer}"),
+                                          TableRef(target.regions[reader].pg_dsn, table, f"aurora {reader}"),
                                           watermark=True, options=o)
     return _store_result(per_table, writer, reader, skipped, o)
 

@@ -58,6 +58,8 @@ class DynamoDBReplicator:
         self.iterators: dict[str, list[str]] = {}
         self.keys: dict[str, _KeyState] = {}
         self.echoes: dict[tuple[str, str, str], Tag] = {}
+        self.echo_keys: dict[tuple[str, str], int] = {}  # (region, key) -> echoes still to come back
+        self.diverged: set[str] = set()  # keys whose regions do not all carry the winner's tag
         self.latencies_ms: list[tuple[float, str, float]] = []  # (t, receiving region, ms)
         self.applied = 0
         self.errors = 0
@@ -102,8 +104,12 @@ class DynamoDBReplicator:
                 if self.faults.data_plane_down(r):
                     continue  # the region's replication engine is down with it
                 touched |= self._read(r)
-            for key in list(touched | {k for k, s in self.keys.items() if self._diverged(s)}):
+            for key in list(touched | self.diverged):
                 self._converge(key)
+                if self._diverged(self.keys[key]):
+                    self.diverged.add(key)
+                else:
+                    self.diverged.discard(key)
 
     def _read(self, region: str) -> set[str]:
         touched: set[str] = set()
@@ -121,6 +127,12 @@ class DynamoDBReplicator:
         key = json.dumps(d["Keys"], sort_keys=True)
         image = d.get("NewImage") if rec["eventName"] != "REMOVE" else None
         echo = self.echoes.pop((region, key, _h(image)), None)
+        if echo is not None:
+            left = self.echo_keys.get((region, key), 1) - 1
+            if left > 0:
+                self.echo_keys[(region, key)] = left
+            else:
+                self.echo_keys.pop((region, key), None)
         tag: Tag = echo if echo else (_ts(d.get("ApproximateCreationDateTime", time.time())), region)
         st = self.keys.setdefault(key, _KeyState())
         st.region_tag[region] = tag
@@ -134,7 +146,7 @@ class DynamoDBReplicator:
     def _converge(self, key: str) -> None:
         st = self.keys[key]
         for r in self.regions:
-            if st.region_tag.get(r) == st.winner or (r, key) in {(e[0], e[1]) for e in self.echoes}:
+            if st.region_tag.get(r) == st.winner or (r, key) in self.echo_keys:
                 continue
             if self.table in self.faults.paused_tables or self.faults.link_cut(st.origin, r):
                 continue
@@ -144,6 +156,7 @@ class DynamoDBReplicator:
             else:
                 self.ddb[r].put_item(TableName=self.table, Item=st.image)
             self.echoes[(r, key, _h(st.image))] = st.winner
+            self.echo_keys[(r, key)] = self.echo_keys.get((r, key), 0) + 1
             self.applied += 1
             self.latencies_ms.append((time.time(), r, (time.time() - st.winner[0]) * 1000.0))
             del self.latencies_ms[:-5000]
@@ -151,7 +164,7 @@ class DynamoDBReplicator:
     # ---- monitoring ------------------------------------------------------------------------------
     def pending(self) -> int:
         with self._lock:
-            return sum(1 for s in self.keys.values() if self._diverged(s))
+            return len(self.diverged)
 
     def status(self) -> dict[str, Any]:
         recent = [ms for _, _, ms in self.latencies_ms[-200:]]

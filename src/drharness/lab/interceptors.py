@@ -116,6 +116,13 @@ def route53_interceptor(checker: HealthChecker) -> Callable:
 
 def s3_replication_status_hook(repl: S3Replicator) -> Callable[[ApiCall, Response], Response]:
     def hook(call: ApiCall, resp: Response) -> Response:
+        if call.service == "s3" and call.method in ("PUT", "POST", "DELETE") and resp.status_code < 300:
+            parts = call.path.lstrip("/").split("/", 1)
+            if len(parts) == 2 and parts[1]:
+                from urllib.parse import unquote
+
+                repl.mark_dirty(parts[0], unquote(parts[1]))
+            return resp
         if call.service != "s3" or call.method not in ("GET", "HEAD") or resp.status_code >= 300:
             return resp
         parts = call.path.lstrip("/").split("/", 1)

@@ -58,6 +58,8 @@ def lab_up(profile_name: str = "fast", root: Path | None = None, dns_port: int |
     root = root or Path.cwd()
     path = state_path(root)
     profile = load_profile(profile_name, root)
+    if path.exists():
+        read_raw(path)  # a corrupt state file is an error (we cannot know what it ran): exit 2
     if path.exists() or _sidecar(path).exists():
         running = _running_lab(path)
         if running:

@@ -33,9 +33,12 @@ HOW_TO_GET = (
 
 
 def find_pg_bin() -> Path:
+    explicit = os.environ.get("DRHARNESS_PG_BIN")
+    if explicit:  # an explicit choice is used alone: a wrong one is an error, not a silent fallback
+        if all((Path(explicit) / n).is_file() for n in NEEDED):
+            return Path(explicit)
+        raise EnvironmentProblem(f"DRHARNESS_PG_BIN={explicit} lacks {', '.join(NEEDED)}. " + HOW_TO_GET)
     candidates: list[str] = []
-    if os.environ.get("DRHARNESS_PG_BIN"):
-        candidates.append(os.environ["DRHARNESS_PG_BIN"])
     which = shutil.which("pg_ctl")
     if which:
         candidates.append(str(Path(which).resolve().parent))

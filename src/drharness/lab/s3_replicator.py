@@ -49,13 +49,18 @@ class S3Replicator:
         regions = set(bucket_regions.values())
         self.s3 = {r: boto3.client("s3", region_name=r, **kw) for r in regions}
         self.ledger: Ledger = {}
+        self.pending: set[tuple[str, str, str]] = set()
         self.replicas: set[tuple[str, str, str]] = set()
         self.first_seen: dict[tuple[str, str, str], float] = {}
         self.latencies_ms: list[tuple[float, str, float]] = []
         self.replicated = 0
         self.errors = 0
         self._cfg_cache: dict[str, tuple[float, dict | None]] = {}
+        self._dirty: dict[str, set[str]] = {}  # bucket -> keys written since the last round
+        self._last_sweep = 0.0
+        self.sweep_s = 5.0  # a full listing now and then catches anything not announced
         self._lock = threading.Lock()
+        self._dirty_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="s3-repl", daemon=True)
 
@@ -82,26 +87,60 @@ class S3Replicator:
         except ClientError:
             return None
 
+    def mark_dirty(self, bucket: str, key: str) -> None:
+        """Called by the gateway on every object write, so a round only looks at what changed."""
+        if bucket in self.bucket_regions:
+            with self._dirty_lock:
+                self._dirty.setdefault(bucket, set()).add(key)
+
     def step(self) -> None:
         with self._lock:
+            sweep = time.time() - self._last_sweep >= self.sweep_s
+            if sweep:
+                self._last_sweep = time.time()
+            with self._dirty_lock:
+                dirty, self._dirty = self._dirty, {}
             for bucket, region in self.bucket_regions.items():
-                if self.faults.data_plane_down(region):
+                keys = dirty.get(bucket, set())
+                if self.faults.data_plane_down(region) or \
+                        (not keys and not sweep and not self._has_pending(bucket)):
+                    if keys:  # not now: keep them for the next round
+                        with self._dirty_lock:
+                            self._dirty.setdefault(bucket, set()).update(keys)
                     continue
-                cfg = self._config(bucket)
-                if cfg:
+                cfg = self._config_cached(bucket)
+                if not cfg:
+                    continue
+                if sweep or self._has_pending(bucket):
                     self._replicate_bucket(bucket, region, cfg)
+                else:
+                    for key in sorted(keys):
+                        self._replicate_bucket(bucket, region, cfg, prefix=key)
 
-    def _versions(self, bucket: str, region: str) -> list[dict]:
+    def _has_pending(self, bucket: str) -> bool:
+        return any(b == bucket for (b, _, _) in self.pending)
+
+    def _set(self, ident: tuple[str, str, str], status: str) -> None:
+        self.ledger[ident] = status
+        if status == "PENDING":
+            self.pending.add(ident)
+        else:
+            self.pending.discard(ident)
+
+    def _versions(self, bucket: str, region: str, prefix: str | None = None) -> list[dict]:
         out: list[dict] = []
         pager = self.s3[region].get_paginator("list_object_versions")
-        for page in pager.paginate(Bucket=bucket):
+        kw = {"Prefix": prefix} if prefix is not None else {}
+        for page in pager.paginate(Bucket=bucket, **kw):
             out += [dict(v, IsDeleteMarker=False) for v in page.get("Versions", [])]
             out += [dict(v, IsDeleteMarker=True) for v in page.get("DeleteMarkers", [])]
         out.sort(key=lambda v: v["LastModified"])
         return out
 
-    def _replicate_bucket(self, bucket: str, region: str, cfg: dict) -> None:
-        for v in self._versions(bucket, region):
+    def _replicate_bucket(self, bucket: str, region: str, cfg: dict, prefix: str | None = None) -> None:
+        for v in self._versions(bucket, region, prefix):
+            if prefix is not None and v["Key"] != prefix:
+                continue
             ident = (bucket, v["Key"], v["VersionId"])
             if ident in self.replicas or self.ledger.get(ident) in ("COMPLETED", "REPLICA", "FAILED"):
                 continue
@@ -121,9 +160,9 @@ class S3Replicator:
             dest = rule["Destination"]["Bucket"].split(":::")[-1]
             dest_region = self.bucket_regions.get(dest)
             if not v["IsDeleteMarker"]:
-                self.ledger[ident] = "PENDING"
+                self._set(ident, "PENDING")
             if dest_region is None:
-                self.ledger[ident] = "FAILED"
+                self._set(ident, "FAILED")
                 continue
             if bucket in self.faults.paused_buckets or self.faults.link_cut(region, dest_region):
                 continue
@@ -134,7 +173,7 @@ class S3Replicator:
         s3_dst = self.s3[dest_region]
         if v["IsDeleteMarker"]:
             out = s3_dst.delete_object(Bucket=dest, Key=v["Key"])
-            self.ledger[ident] = "COMPLETED"
+            self._set(ident, "COMPLETED")
         else:
             obj = self.s3[region].get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
             out = s3_dst.put_object(
@@ -142,13 +181,13 @@ class S3Replicator:
                 ContentType=obj.get("ContentType", "binary/octet-stream"),
                 Metadata=obj.get("Metadata", {}),
             )
-            self.ledger[ident] = "COMPLETED"
+            self._set(ident, "COMPLETED")
         new_version = out.get("VersionId")
         if new_version:
             rep = (dest, v["Key"], new_version)
             self.replicas.add(rep)
             if not v["IsDeleteMarker"]:
-                self.ledger[rep] = "REPLICA"
+                self._set(rep, "REPLICA")
         self.replicated += 1
         start = max(self.first_seen.get(ident, time.time()), v["LastModified"].timestamp())
         self.latencies_ms.append((time.time(), dest_region, (time.time() - start) * 1000.0))
@@ -173,7 +212,7 @@ class S3Replicator:
         return cfg
 
     def backlog(self) -> int:
-        return sum(1 for s in self.ledger.values() if s == "PENDING")
+        return len(self.pending)
 
     def status(self) -> dict[str, Any]:
         recent = [ms for _, _, ms in self.latencies_ms[-200:]]

@@ -50,6 +50,7 @@ class OrchestratorConfig:
     state_dir: str = ".drharness/orchestrator"
     run_id: str | None = None
     warmup_invokes: int = 5
+    drain_window_s: float = 3600.0  # failback: S3 objects written this recently must not be PENDING
     timeouts: dict[str, float] = field(default_factory=lambda: dict(BUDGETS))
 
 
@@ -405,7 +406,8 @@ class Orchestrator:
 
         def drained() -> bool:
             a = agg.check_aurora(self.dst)
-            return a.ok and (a.metrics.get("lag_ms") or 0) <= self.cfg.lag_threshold_ms and self._s3_backlog() == 0
+            return a.ok and (a.metrics.get("lag_ms") or 0) <= self.cfg.lag_threshold_ms \
+                and self._s3_backlog(self.cfg.drain_window_s) == 0
 
         self._wait(drained, "drain", "replication drained")
         return "Aurora lag under threshold; S3 backlog 0"

@@ -693,6 +693,11 @@ def _cmd_ui(a: argparse.Namespace) -> int:
         print("login: user DRHARNESS_LOAD_UI_USER (default 'drharness'), password DRHARNESS_LOAD_UI_PASSWORD",
               flush=True)
     deadline = time.monotonic() + a.max_seconds if a.max_seconds else None
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill <pid>` stops the UI's Locust too, not only Ctrl-C
     try:
         while ui.proc.poll() is None and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.5)

@@ -18,6 +18,7 @@ a drill that ran with the default by accident measures the wrong thing.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -26,13 +27,16 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from drharness.errors import BadInput, EnvironmentProblem
 from drharness.target import DnsTarget, RegionTarget, Target, resolve_target
 
 __all__ = [
+    "DnsUnavailable",
+    "Outcome",
+    "classify",
     "ENV_HISTORY",
     "ENV_KEEPALIVE",
     "ENV_MIX",
@@ -375,7 +379,8 @@ class ShapeParams:
         allowed = {f"{ENV_SHAPE}_{k}" for k in _SHAPE_KEYS[kind]}
         stray = sorted(k for k in env if k.startswith(ENV_SHAPE + "_") and k not in allowed)
         if stray:
-            raise BadInput(f"{', '.join(stray)} do(es) not apply to shape {kind!r} "
+            verb = "does" if len(stray) == 1 else "do"
+            raise BadInput(f"{', '.join(stray)} {verb} not apply to shape {kind!r} "
                            f"(it reads {', '.join(sorted(allowed))})")
         p = f"{ENV_SHAPE}_"
         users = _int(env, p + "USERS", 10, 1, MAX_USERS)
@@ -394,6 +399,44 @@ class ShapeParams:
             if env.get(p + "SURGE_USERS") and "surge_at_s" not in kw:
                 raise BadInput(f"{p}SURGE_USERS needs {p}SURGE_AT_S (when the surge starts)")
         return cls(kind=kind, users=users, seconds=seconds, spawn_rate=spawn_rate, **kw)
+
+
+# ------------------------------------------------------------------------------------------ outcomes
+
+
+class DnsUnavailable(OSError):
+    """The failover name could not be resolved and no earlier answer exists: nothing was sent."""
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """Never reached the server: a certain failure, not an unknown outcome."""
+    if exc is None:
+        return False
+    if isinstance(exc, ConnectionRefusedError | DnsUnavailable):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
+
+
+Outcome = Literal["ok", "fail", "info"]
+
+
+def classify(f: str, status: int | None, exc: BaseException | None, body: Any) -> Outcome:
+    """ok | fail | info of one request, Jepsen style: claim ``fail`` only when certain.
+
+    2xx is ok. No answer: refused/unresolvable → fail, anything else (reset, timeout) → info: the
+    request may have been processed. A read that got an answer other than 2xx failed. A write answered
+    4xx was refused; answered 5xx it is ``fail`` only if the app says the Aurora write failed (the
+    app writes Aurora first and stops), otherwise ``info`` (a gateway 502/504 may hide a commit).
+    """
+    if status and 200 <= status < 300:
+        return "ok"
+    if not status:
+        return "fail" if _refused(exc) else "info"
+    if f != "write" or 400 <= status < 500:
+        return "fail"
+    stores = body.get("stores") if isinstance(body, dict) else None
+    aurora = stores.get("aurora") if isinstance(stores, dict) else None
+    return "fail" if isinstance(aurora, str) and aurora.startswith("error") else "info"
 
 
 # ------------------------------------------------------------------------------------------- target

@@ -29,7 +29,6 @@ acknowledged writes.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hmac
 import itertools
 import json
@@ -46,7 +45,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import dns.exception
@@ -64,9 +63,11 @@ from drharness.history import History, OpHandle
 from drharness.target import Target
 from drharness.workload.load_config import (
     MIXES,
+    DnsUnavailable,
     LoadSettings,
     ShapeParams,
     app_endpoint,
+    classify,
     load_target,
     preflight,
 )
@@ -263,43 +264,12 @@ class RequestMeta:
     pinned: bool = False
 
 
-def _refused(exc: BaseException | None) -> bool:
-    """Never reached the server: a certain failure, not an unknown outcome."""
-    if exc is None:
-        return False
-    if isinstance(exc, ConnectionRefusedError | DnsUnavailable):
-        return True
-    return isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
-
-
 def _json(response: Any) -> Any:
     try:
         text = getattr(response, "text", None)
         return json.loads(text) if text else None
     except (ValueError, TypeError):
         return None
-
-
-Outcome = Literal["ok", "fail", "info"]
-
-
-def classify(f: str, status: int | None, exc: BaseException | None, body: Any) -> Outcome:
-    """ok | fail | info of one request, Jepsen style: claim ``fail`` only when certain.
-
-    2xx is ok. No answer: refused/unresolvable → fail, anything else (reset, timeout) → info: the
-    request may have been processed. A read that got an answer other than 2xx failed. A write answered
-    4xx was refused; answered 5xx it is ``fail`` only if the app says the Aurora write failed (the
-    app writes Aurora first and stops), otherwise ``info`` (a gateway 502/504 may hide a commit).
-    """
-    if status and 200 <= status < 300:
-        return "ok"
-    if not status:
-        return "fail" if _refused(exc) else "info"
-    if f != "write" or 400 <= status < 500:
-        return "fail"
-    stores = body.get("stores") if isinstance(body, dict) else None
-    aurora = stores.get("aurora") if isinstance(stores, dict) else None
-    return "fail" if isinstance(aurora, str) and aurora.startswith("error") else "info"
 
 
 def _on_request(request_type: str, name: str, response_time: float, response_length: int,
@@ -667,10 +637,6 @@ class RegionalUser(DrHttpUser):
 
     def route(self) -> tuple[FastHttpSession, RequestMeta]:
         return self.client, RequestMeta(self.tag, "", "", None, self.dest_region, self.ip)
-
-
-class DnsUnavailable(OSError):
-    """The failover name could not be resolved and no earlier answer exists: nothing was sent."""
 
 
 @dataclass
