@@ -69,3 +69,29 @@ def clean_lab(lab: LabHandle) -> Iterator[LabHandle]:
     lab.reset()
     yield lab
     lab.reset()
+
+
+DRILL_ALIASES = {"failback": "region-outage"}  # the region-outage drill already ends with a measured failback
+
+
+@pytest.fixture(scope="session")
+def drill_cache() -> dict[str, dict]:
+    return {}
+
+
+@pytest.fixture(scope="session")
+def run_drill_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory):
+    """One run per scenario per session: features and tests assert on the same drill report."""
+    from drharness.drill import Drill, DrillConfig
+
+    def run(scenario: str) -> dict:
+        key = DRILL_ALIASES.get(scenario, scenario)
+        if key not in drill_cache:
+            lab.reset()
+            report_dir = tmp_path_factory.mktemp(f"drill-{key}")
+            drill_cache[key] = Drill(lab.target, DrillConfig(scenario=key, report_dir=report_dir)).run()
+            drill_cache[key]["_report_dir"] = str(report_dir)
+            lab.reset()
+        return drill_cache[key]
+
+    return run

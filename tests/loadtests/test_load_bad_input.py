@@ -1,8 +1,9 @@
 """Bad input to the locustfile itself: one clear line, exit 2 (bad input) or 3 (environment).
 
 No lab needed: each case must be refused before any request. One case per way of failing
-(settings, target, lab, region, reachability, UI login): the validators behind them are covered
-case by case in test_load_units.py without paying a Locust start each. The Locust processes run
+(settings, target, lab, UI login; an unreachable app through ``run_headless`` below): the
+validators behind them are covered case by case in test_load_units.py without paying a Locust
+start each. The Locust processes run
 concurrently (one fixture).
 """
 
@@ -46,9 +47,6 @@ CASES: dict[str, tuple[dict[str, str], list[str], int, str]] = {
     "unknown target": ({"DRHARNESS_TARGET": "moon"}, [], 2, "unknown target 'moon'"),
     "lab not running": ({"DRHARNESS_TARGET": "local", "DRHARNESS_LAB_STATE": "/nonexistent/lab.json"}, [], 3,
                         "no running lab"),
-    "unknown region": ({"DRHARNESS_LOAD_REGION": "eu-west-9", "@target": "dead"}, [], 2,
-                       "unknown region 'eu-west-9'"),
-    "app unreachable": ({"@target": "dead"}, [], 3, "is not reachable"),
     "web login without password": ({"@target": "dead"}, ["--web-login"], 2, "--web-login needs DRHARNESS_LOAD_UI_PASSWORD"),
 }
 

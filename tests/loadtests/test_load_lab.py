@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
@@ -184,31 +184,6 @@ def _post(url: str, form: dict[str, Any], opener: urllib.request.OpenerDirector 
         return r.status, r.read().decode()
 
 
-@pytest.fixture
-def ui(lab: Any, tmp_path: Path) -> Iterator[load.UiHandle]:
-    with load.start_ui(lab.target, port=_free_port(), history_path=tmp_path / "ui.jsonl",
-                       log_path=tmp_path / "ui.log").wait_ready() as handle:
-        yield handle
-    assert handle.proc.poll() is not None  # stopped by PID on exit
-
-
-def test_ui_answers_and_a_swarm_started_over_http_produces_stats(ui: load.UiHandle, lab: Any) -> None:
-    status, _, page = _get(ui.url + "/")
-    assert status == 200 and "locust" in page.lower()
-    host = lab.target.regions[W].app_url
-    status, body = _post(ui.url + "/swarm", {"user_count": 3, "spawn_rate": 3, "host": host})
-    assert status == 200 and json.loads(body)["success"] is True
-
-    def served() -> dict[str, Any] | None:
-        stats = json.loads(_get(ui.url + "/stats/requests")[2])
-        total = next(s for s in stats["stats"] if s["name"] == "Aggregated")
-        return stats if total["num_requests"] > 0 else None
-
-    stats = _wait(served, 15, "requests in /stats/requests")
-    assert stats["user_count"] == 3 and stats["state"] in ("running", "spawning")
-    assert _post(ui.url + "/stop", {})[0] == 200
-
-
 def test_ui_with_web_login_refuses_until_logged_in(lab: Any, tmp_path: Path) -> None:
     with load.start_ui(lab.target, port=_free_port(), web_login=True, ui_password="correct horse",
                        log_path=tmp_path / "ui.log").wait_ready() as ui:
@@ -223,22 +198,38 @@ def test_ui_with_web_login_refuses_until_logged_in(lab: Any, tmp_path: Path) -> 
         assert status == 200 and landed.endswith("/stats/requests") and "stats" in json.loads(body)
 
 
-def test_load_ui_command_starts_the_ui_and_stops_it_on_sigterm(lab: Any) -> None:
-    """What ``make load-ui`` runs (after starting the lab if needed)."""
+def test_load_ui_command_serves_the_ui_runs_a_swarm_and_stops_on_sigterm(lab: Any) -> None:
+    """What ``make load-ui`` runs once the lab is up: the UI answers, a run started through its HTTP
+    API (POST /swarm) produces stats (GET /stats/requests), and SIGTERM stops it and its Locust."""
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "drharness.workload.load", "ui", "--port", str(port),
                              "--max-seconds", "60"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert f"Locust UI: http://127.0.0.1:{port}" in line and W in line, proc.stderr.read() if proc.stderr else ""
-        assert _get(f"http://127.0.0.1:{port}/")[0] == 200
+        assert f"Locust UI: {url}" in line and W in line, proc.stderr.read() if proc.stderr else ""
+        status, _, page = _get(url + "/")
+        assert status == 200 and "locust" in page.lower()
+        host = lab.target.regions[W].app_url
+        status, body = _post(url + "/swarm", {"user_count": 3, "spawn_rate": 3, "host": host})
+        assert status == 200 and json.loads(body)["success"] is True
+
+        def served() -> dict[str, Any] | None:
+            stats = json.loads(_get(url + "/stats/requests")[2])
+            total = next(s for s in stats["stats"] if s["name"] == "Aggregated")
+            return stats if total["num_requests"] > 0 else None
+
+        stats = _wait(served, 15, "requests in /stats/requests")
+        assert stats["user_count"] == 3 and stats["state"] in ("running", "spawning")
+        assert _post(url + "/stop", {})[0] == 200
+
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         with pytest.raises(urllib.error.URLError):
-            _get(f"http://127.0.0.1:{port}/")  # the Locust child is gone too
+            _get(url + "/")  # the Locust child is gone too
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

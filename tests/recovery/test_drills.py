@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,9 +24,10 @@ def writer(t) -> str:  # noqa: ANN001
     return t.cluster_region(arn)
 
 
-def test_region_outage_drill_passes_with_rto_per_phase_and_failback(clean_lab, tmp_path):
+def test_region_outage_drill_passes_with_rto_per_phase_and_failback(clean_lab, run_drill_once):
     t = clean_lab.target
-    report = Drill(t, DrillConfig(scenario="region-outage", report_dir=tmp_path)).run()
+    report = run_drill_once("region-outage")
+    report_dir = Path(report["_report_dir"])
     assert report["verdict"] == "pass", report["checks"]
     rto = report["rto"]
     assert 0 < rto["seconds"] < 900
@@ -33,7 +35,7 @@ def test_region_outage_drill_passes_with_rto_per_phase_and_failback(clean_lab, t
     assert set(rto["floor_terms"]) == {"detection", "dns_ttl", "aurora_promotion"}
     assert report["failback"]["verdict"] == "pass"
     assert report["rpo"]["per_store"]["aurora"]["acknowledged"] > 0
-    assert (tmp_path / "drill-report.md").read_text().startswith("# Drill report: region-outage")
+    assert (report_dir / "drill-report.md").read_text().startswith("# Drill report: region-outage")
     assert writer(t) == E
     # Both sides hold the same orders after failback (the re-seeded us-east-1 replicates again).
     deadline = time.time() + 10
@@ -47,8 +49,8 @@ def test_region_outage_drill_passes_with_rto_per_phase_and_failback(clean_lab, t
     assert ka == kb
 
 
-def test_planned_switchover_loses_zero_acknowledged_writes(clean_lab, tmp_path):
-    report = Drill(clean_lab.target, DrillConfig(scenario="planned-switchover", report_dir=tmp_path)).run()
+def test_planned_switchover_loses_zero_acknowledged_writes(clean_lab, run_drill_once):
+    report = run_drill_once("planned-switchover")
     assert report["verdict"] == "pass", report["checks"]
     for store, s in report["rpo"]["per_store"].items():
         assert s["acknowledged"] > 0, store

@@ -94,6 +94,12 @@ class TableMeta:
     pk: tuple[str, ...]
     pk_types: tuple[str, ...]  # format_type without typmod: casts never truncate a boundary value
     columns: tuple[str, ...]  # sorted by name, so physical column order does not matter
+    est_rows: float = -1.0  # pg_class.reltuples (-1 = never analyzed)
+
+    @property
+    def int_key(self) -> bool:
+        """A single integer key is split arithmetically (min/max from the index, no key scan)."""
+        return len(self.pk) == 1 and self.pk_types[0] in ("smallint", "integer", "bigint")
 
     @property
     def display(self) -> str:
@@ -234,7 +240,7 @@ class _Side:
 
 # ----------------------------------------------------------------------------------------- catalog
 _META_SQL = """
-SELECT c.oid, n.nspname, c.relname, c.relkind, has_table_privilege(c.oid, 'SELECT')
+SELECT c.oid, n.nspname, c.relname, c.relkind, has_table_privilege(c.oid, 'SELECT'), c.reltuples
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass(%s)
 """
@@ -268,7 +274,7 @@ def load_meta(conn: psycopg.Connection, table: str, who: str) -> TableMeta:
         raise BadInput(f"{who}: {table!r} is not a valid table name: {_first_line(exc)}") from None
     if row is None:
         raise BadInput(f"{who}: table {table!r} not found in {describe_dsn(_dsn_of(conn))}")
-    oid, schema, name, relkind, can_select = row
+    oid, schema, name, relkind, can_select, est_rows = row
     display = f"{schema}.{name}"
     if relkind not in ("r", "p", "m", "f"):
         raise BadInput(f"{who}: {display} is not a table (relkind {relkind!r}): compare its base table")
@@ -279,7 +285,7 @@ def load_meta(conn: psycopg.Connection, table: str, who: str) -> TableMeta:
     if not can_select:
         raise EnvironmentProblem(f"{who}: permission denied: no SELECT privilege on {display}")
     cols = sorted(r[0] for r in conn.execute(_COLS_SQL, (oid,)).fetchall())
-    return TableMeta(schema, name, tuple(r[0] for r in pk), tuple(r[1] for r in pk), tuple(cols))
+    return TableMeta(schema, name, tuple(r[0] for r in pk), tuple(r[1] for r in pk), tuple(cols), float(est_rows))
 
 
 def _dsn_of(conn: psycopg.Connection) -> str:
@@ -371,6 +377,22 @@ def _boundaries(side: _Side, meta: TableMeta, rng: _Range, step: int) -> list[Ke
     return [tuple(r) for r in side.query(q, params)]
 
 
+def _minmax(side: _Side, meta: TableMeta, rng: _Range) -> tuple[int | None, int | None]:
+    where, params = _where(meta, rng)
+    q = sql.SQL("SELECT min({k}), max({k}) FROM {t} WHERE {w}").format(k=_keys(meta), t=meta.ident, w=where)
+    row = side.query(q, params)[0]
+    return row[0], row[1]
+
+
+def _int_edges(lo: int, hi_excl: int, parts: int) -> list[Key]:
+    """Interior boundaries cutting [lo, hi_excl) into ``parts`` ranges of equal width."""
+    width = hi_excl - lo
+    n = min(parts, width)
+    if n <= 1:
+        return []
+    return [(v,) for v in sorted({lo + (width * i) // n for i in range(1, n)})]
+
+
 def _leaf(side: _Side, meta: TableMeta, rng: _Range) -> dict[Key, int]:
     where, params = _where(meta, rng)
     q = sql.SQL("SELECT {k}, {h} FROM {t} WHERE {w}").format(k=_keys(meta), h=_row_hash(meta), t=meta.ident,
@@ -436,9 +458,7 @@ class _Comparer:
                     found.bulk[rng] = (ca[0], cb[0])
                     found.compared += big
                 else:
-                    side, meta = (self.a, self.ma) if ca[0] >= cb[0] else (self.b, self.mb)
-                    step = max(1, math.ceil(big / self.o.bisect_factor))
-                    splits.append((rng, self.pool.submit(_boundaries, side, meta, rng, step)))
+                    splits.append((rng, self.pool.submit(self.split, rng, ca[0] >= cb[0], big)))
             leaf_maps = [(rng, self.both(lambda r=rng: _leaf(self.a, self.ma, r),
                                          lambda r=rng: _leaf(self.b, self.mb, r))) for rng in leaves]
             for rng, (fa, fb) in leaf_maps:
@@ -453,6 +473,27 @@ class _Comparer:
                 edges: list[Key | None] = [rng.lo, *bounds, rng.hi]
                 work += [_Range(lo, hi) for lo, hi in zip(edges, edges[1:], strict=False)]
         return found
+
+    def split(self, rng: _Range, a_bigger: bool, rows: int) -> list[Key]:
+        """Interior boundaries for ``rng``: arithmetic for an integer key, else every n-th key of the
+        side with more rows (a window over the index range)."""
+        if self.ma.int_key:
+            # called inside a pool task: query directly (a nested submit could starve the pool)
+            ends = [v for v in (*_minmax(self.a, self.ma, rng), *_minmax(self.b, self.mb, rng)) if v is not None]
+            if not ends:
+                return []
+            return _int_edges(int(min(ends)), int(max(ends)) + 1, self.o.bisect_factor)
+        side, meta = (self.a, self.ma) if a_bigger else (self.b, self.mb)
+        return _boundaries(side, meta, rng, max(1, math.ceil(rows / self.o.bisect_factor)))
+
+    def start(self) -> list[_Range]:
+        """First level: an integer-keyed table that is not tiny is split right away, so a consistent
+        table costs one parallel pass instead of a whole-table checksum per side."""
+        whole = _Range(None, None)
+        if not self.ma.int_key or 0 <= max(self.ma.est_rows, self.mb.est_rows) <= self.o.leaf_rows:
+            return [whole]
+        edges: list[Key | None] = [None, *self.split(whole, True, 0), None]
+        return [_Range(lo, hi) for lo, hi in zip(edges, edges[1:], strict=False)]
 
     def bulk_keys(self, rng: _Range, counts: tuple[int, int], limit: int) -> list[Key]:
         side, meta = (self.a, self.ma) if counts[0] else (self.b, self.mb)
@@ -507,7 +548,7 @@ def compare_tables(a: TableRef, b: TableRef, *, watermark: bool = False,
                     "not compared, so neither consistent nor a diff"))
         with ThreadPoolExecutor(max_workers=2 * max(1, o.workers), thread_name_prefix="drh-pgdiff") as pool:
             cmp = _Comparer(sa, sb, ma, mb, o, pool)
-            found = cmp.bisect([_Range(None, None)])
+            found = cmp.bisect(cmp.start())
             if watermark:
                 confirmed, bulk_ok, unsettled, note = _confirm(cmp, found, o)
             else:

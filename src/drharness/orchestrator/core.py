@@ -255,7 +255,9 @@ class Orchestrator:
         return f"automatic: {last.root_cause if last else ''}"
 
     def step_fence(self, rec: StepRecord) -> str:
-        """Stop the old primary's app taking traffic where its Lambda API still answers."""
+        """Unplanned: stop the old primary's app taking traffic where its Lambda API still answers."""
+        if self.cfg.mode == "planned":
+            return "skipped: planned switchover: Aurora fences the writer; the old primary keeps serving reads"
         try:
             self.t.client("lambda", self.src, connect_timeout=1, read_timeout=2, attempts=1).put_function_concurrency(
                 FunctionName=self.t.regions[self.src].function, ReservedConcurrentExecutions=0)
