@@ -182,7 +182,43 @@ def cmd_halt(a: argparse.Namespace) -> int:
     return 0
 
 
+def chaos_environment(target_kind: str, env_dir: str | None, region: str | None = None) -> dict[str, str]:
+    """The environment under which plain `chaos run experiments/<x>.json` reaches this target."""
+    from drharness.target import resolve_target
+
+    t = resolve_target(target_kind, env_dir)
+    region = region or t.primary_region
+    out = {"DRHARNESS_TARGET": target_kind, "DRHARNESS_ENV": str(Path(env_dir).resolve()) if env_dir else "",
+           "DRHARNESS_FIS_REGION": region}
+    if target_kind == "local":
+        out["DRHARNESS_LAB_STATE"] = str(Path(t.source).resolve())
+    endpoint = t.regions[region].aws_endpoint
+    if endpoint:
+        out["AWS_ENDPOINT_URL"] = endpoint
+    if t.credentials:
+        out.update({"AWS_ACCESS_KEY_ID": t.credentials["aws_access_key_id"],
+                    "AWS_SECRET_ACCESS_KEY": t.credentials["aws_secret_access_key"]})
+    for scenario, tid in t.regions[region].fis_templates.items():
+        out["DRHARNESS_FIS_TEMPLATE_" + scenario.upper().replace("-", "_")] = tid
+    return out
+
+
+def cmd_chaos_env(a: argparse.Namespace) -> int:
+    import shlex
+
+    for k, v in chaos_environment(a.target, a.env, a.region).items():
+        sys.stdout.write(f"export {k}={shlex.quote(v)}\n")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    chaos = sub.add_parser("chaos", help="Chaos Toolkit helpers").add_subparsers(
+        dest="chaos_cmd", required=True, parser_class=type(sub._parser_class()))
+    ce = chaos.add_parser("env", help="print the environment for plain `chaos run` (eval it)")
+    ce.add_argument("--region", default=None, help="region whose FIS templates and endpoint to use")
+    _target_args(ce)
+    ce.set_defaults(fn=cmd_chaos_env)
+
     drill = sub.add_parser("drill", help="run DR drills").add_subparsers(dest="drill_cmd", required=True,
                                                                          parser_class=type(sub._parser_class()))
     run = drill.add_parser("run", help="run one scenario end to end")
