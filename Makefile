@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= region-outage
 REPORT_DIR ?= reports/latest
 
-.PHONY: venv deps drill test lint unit report clean lab-up lab-down load-ui
+.PHONY: venv deps tools drill test lint unit report clean lab-up lab-down load-ui
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,6 +17,17 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP) deps
+
+# checkov lives in its own venv: it replaces python-hcl2's `hcl2` module and pins an old `packaging`.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed-stamp
+$(TOOLS_STAMP):
+	@test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --upgrade pip
+	$(TOOLS)/bin/python -m pip install -q 'checkov>=3.2'
+	@touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
 
 # System packages the lab needs: PostgreSQL server binaries. Installed only when missing.
 deps:
@@ -28,8 +39,8 @@ drill: venv
 lint: venv
 	$(BIN)/ruff check src steps tests loadtests conftest.py
 
-test: venv lint
-	@set +e; $(BIN)/python -m pytest -q; rc=$$?; \
+test: venv lint tools
+	@set +e; PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lab-up: venv

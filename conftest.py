@@ -95,3 +95,11 @@ def run_drill_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factor
         return drill_cache[key]
 
     return run
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, keep every drill-based test on one worker so each drill runs once."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "run_drill_once" in names or "steps" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("drills"))

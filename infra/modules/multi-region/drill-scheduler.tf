@@ -26,7 +26,7 @@ locals {
       build = {
         commands = [
           "terraform -chdir=\"$DRILL_ENV_DIR\" init -input=false",
-          "drharness drill run --scenario \"$DRILL_SCENARIO\" --target aws --env \"$DRILL_ENV_DIR\" --report-dir \"$REPORT_DIR\"",
+          "drharness drill run --scenario \"$DRILL_SCENARIO\" --target aws --env \"$DRILL_ENV_DIR\" --report-dir \"$REPORT_DIR\" --yes",
         ]
       }
     }

@@ -29,9 +29,11 @@ log = logging.getLogger(__name__)
 FAILOVER_STEPS = ("preflight", "decision", "fence", "aurora_promotion", "dns", "warmup", "validation", "notify")
 FAILBACK_STEPS = ("approval", "reseed", "drain", "aurora_switchover", "dns", "validation", "notify")
 # Budgets (seconds) printed by --dry-run and checked against the RTO target; the waits are bounded by them.
-BUDGETS = {"preflight": 60, "approval": 0, "decision": 300, "fence": 30, "aurora_promotion": 300,
-           "aurora_switchover": 300, "reseed": 900, "drain": 600, "dns": 180, "warmup": 60,
-           "validation": 60, "notify": 10}
+BUDGETS = {"preflight": 30, "approval": 0, "decision": 240, "fence": 30, "aurora_promotion": 300,
+           "aurora_switchover": 300, "reseed": 600, "drain": 300, "dns": 180, "warmup": 60,
+           "validation": 50, "notify": 10}
+# The failover caps add up to the 15 min RTO target, the failback caps stay inside its 30 min target.
+assert sum(BUDGETS[s] for s in FAILOVER_STEPS) <= 900 and sum(BUDGETS[s] for s in FAILBACK_STEPS) <= 1800
 REGION_SPECIFIC_ENV = {"AWS_ENDPOINT_URL", "DB_DSN", "FAILOVER_ROLE", "REGION", "BUCKET_NAME"}
 
 
