@@ -86,8 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_parser("down", help="stop the lab and everything it started").set_defaults(fn=cmd_lab_down)
 
     from drharness import commands
+    from drharness.plancheck.cli import add_cli as plan_cli
+    from drharness.report.cli import add_cli as report_cli
 
     commands.register(sub)
+    plan_cli(sub)
+    report_cli(sub)
     return p
 
 

@@ -50,7 +50,8 @@ def cmd_drill_run(a: argparse.Namespace) -> int:
         try:
             cfg = DrillConfig(scenario=a.scenario, report_dir=Path(a.report_dir),
                               confirmed=g["confirmed"], require_confirmation=g["require_confirmation"],
-                              allowed_accounts=g["allowed_accounts"], allowed_regions=g["allowed_regions"])
+                              allowed_accounts=g["allowed_accounts"], allowed_regions=g["allowed_regions"],
+                              history_dir=Path(a.history_dir) if a.history_dir else None)
             report = Drill(target, cfg, progress=lambda m: status.update(m)).run()
         finally:
             if started_lab and not a.keep_lab:
@@ -225,6 +226,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--scenario", default="region-outage")
     _target_args(run)
     run.add_argument("--report-dir", default="reports/latest")
+    run.add_argument("--history-dir", default="reports/history",
+                     help="archive the drill here for `drharness report --history` ('' to skip)")
     run.add_argument("--profile", default="fast", help="lab profile when the drill starts the lab")
     run.add_argument("--keep-lab", action="store_true", help="leave a lab the drill started running")
     run.add_argument("--yes", action="store_true", help="confirm a live drill (--target aws)")

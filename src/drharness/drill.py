@@ -51,6 +51,7 @@ class DrillConfig:
     max_seconds: float = 1800.0
     warm_seconds: float = 2.0
     recovered_probes: int = 5
+    history_dir: Path | None = None  # archive each finished drill here for `drharness report --history`
 
 
 Progress = Callable[[str], None]
@@ -267,4 +268,19 @@ class Drill:
             "history_file": str(self.history_file),
         }
         write_reports(report, self.cfg.report_dir)
+        self._charts()
+        if self.cfg.history_dir:
+            from drharness.report.history_trend import archive
+
+            report["archived_to"] = str(archive(self.cfg.report_dir, self.cfg.history_dir))
         return report
+
+    def _charts(self) -> None:
+        """Timeline and lag pictures beside the report (reports decide nothing; a failure is logged)."""
+        try:
+            from drharness.report.timeline import render_lag_chart, render_timeline
+
+            render_timeline(self.history_file, self.cfg.report_dir / "timeline.png")
+            render_lag_chart(self.history_file, self.cfg.report_dir / "lag.png")
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not draw the charts: %s", exc)

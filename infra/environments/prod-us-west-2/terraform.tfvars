@@ -30,7 +30,7 @@ aurora_engine_version       = "16.4"
 # Alarm thresholds (well inside the RPO of 60 s)
 aurora_replica_lag_alarm_threshold_ms           = 5000
 dynamodb_replication_latency_alarm_threshold_ms = 5000
-s3_replication_latency_alarm_threshold_s        = 900
+s3_replication_latency_alarm_threshold_s        = 60
 
 # Existing private subnets (two AZs per region, tagged drharness:stack=drharness-prod and
 # drharness:fis-target=region-outage) and security groups. Replace with the real ids.

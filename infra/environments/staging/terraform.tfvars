@@ -26,7 +26,7 @@ aurora_engine_version       = "16.4"
 
 aurora_replica_lag_alarm_threshold_ms           = 5000
 dynamodb_replication_latency_alarm_threshold_ms = 5000
-s3_replication_latency_alarm_threshold_s        = 900
+s3_replication_latency_alarm_threshold_s        = 60
 
 s3_force_destroy   = true
 log_retention_days = 365

@@ -175,8 +175,8 @@ data "aws_iam_policy_document" "orchestrator" {
   }
 
   statement {
-    sid       = "HealthChecks" # UpdateHealthCheck lets the orchestrator force DNS away from a sick region
-    actions   = ["route53:GetHealthCheck", "route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"]
+    sid       = "HealthChecks" # read only: DNS moves by health checks, never by a us-east-1 control-plane call
+    actions   = ["route53:GetHealthCheck", "route53:GetHealthCheckStatus"]
     resources = local.arn.health_check_arns
   }
 
