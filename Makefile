@@ -49,6 +49,11 @@ lab-up: venv
 lab-down: venv
 	$(BIN)/drharness lab down
 
+LOAD_UI_PORT ?= 8089
+load-ui: venv
+	@$(BIN)/drharness lab status >/dev/null 2>&1 || $(BIN)/drharness lab up
+	$(BIN)/python -m drharness.workload.load ui --region us-west-2 --port $(LOAD_UI_PORT)
+
 clean:
 	-$(BIN)/drharness lab down 2>/dev/null
 	rm -rf .drharness reports allure-results allure-report

@@ -81,25 +81,33 @@ def drill_cache() -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def run_drill_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory):
-    """One run per scenario per session: features and tests assert on the same drill report."""
+    """One run per scenario per test session, shared by pytest-xdist workers through a locked file
+    cache: features and tests assert on the same drill report, whichever worker ran it."""
+    import fcntl
+    import json
+
     from drharness.drill import Drill, DrillConfig
+
+    shared = tmp_path_factory.getbasetemp().parent / "drill-cache"
+    shared.mkdir(exist_ok=True)
 
     def run(scenario: str) -> dict:
         key = DRILL_ALIASES.get(scenario, scenario)
-        if key not in drill_cache:
+        if key in drill_cache:
+            return drill_cache[key]
+        with open(shared / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = shared / f"{key}.json"
+            if done.exists():
+                drill_cache[key] = json.loads(done.read_text())
+                return drill_cache[key]
             lab.reset()
             report_dir = tmp_path_factory.mktemp(f"drill-{key}")
-            drill_cache[key] = Drill(lab.target, DrillConfig(scenario=key, report_dir=report_dir)).run()
-            drill_cache[key]["_report_dir"] = str(report_dir)
+            report = Drill(lab.target, DrillConfig(scenario=key, report_dir=report_dir)).run()
+            report["_report_dir"] = str(report_dir)
             lab.reset()
-        return drill_cache[key]
+            done.write_text(json.dumps(report, default=str))
+            drill_cache[key] = report
+        return report
 
     return run
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, keep every drill-based test on one worker so each drill runs once."""
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "run_drill_once" in names or "steps" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group("drills"))

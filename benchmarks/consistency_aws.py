@@ -122,18 +122,22 @@ def main() -> int:
     ap.add_argument("--items", type=int, default=10_000)
     ap.add_argument("--objects", type=int, default=1_000)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--converge-timeout", type=float, default=900)
+    ap.add_argument("--converge-timeout", type=float, default=1800)
+    ap.add_argument("--no-load", action="store_true",
+                    help="load nothing: bench the stores as they are (e.g. after an earlier load)")
     a = ap.parse_args()
     from drharness.target import from_lab
 
     t = from_lab()
     doc: dict[str, Any] = {"machine": machine(), "items": a.items, "objects": a.objects, "runs": []}
     if a.items:
-        doc["dynamodb_load_s"] = round(load_items(t, a.items), 1)
+        if not a.no_load:
+            doc["dynamodb_load_s"] = round(load_items(t, a.items), 1)
         doc["dynamodb_replicated_after_s"] = round(wait_consistent("dynamodb", a.converge_timeout), 1)
         doc["runs"] += bench("dynamodb", t, a.repeat)
     if a.objects:
-        doc["s3_load_s"] = round(load_objects(t, a.objects), 1)
+        if not a.no_load:
+            doc["s3_load_s"] = round(load_objects(t, a.objects), 1)
         doc["s3_replicated_after_s"] = round(wait_consistent("s3", a.converge_timeout), 1)
         doc["runs"] += bench("s3", t, a.repeat)
     print(dump(doc))

@@ -3,8 +3,7 @@
 No lab needed: each case must be refused before any request. One case per way of failing
 (settings, target, lab, UI login; an unreachable app through ``run_headless`` below): the
 validators behind them are covered case by case in test_load_units.py without paying a Locust
-start each. The Locust processes run
-concurrently (one fixture).
+start each.
 """
 
 from __future__ import annotations
@@ -13,8 +12,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,22 +60,12 @@ def _run(name: str, tmp: Path, make: Callable[..., Target]) -> subprocess.Comple
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory,
-             fake_target: Callable[..., Target]) -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
-    tmp = tmp_path_factory.mktemp("badinput")
-    for name in CASES:
-        (tmp / name.replace(" ", "-")).mkdir()
-    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        futures = {name: pool.submit(_run, name, tmp, fake_target) for name in CASES}
-        yield {name: f.result() for name, f in futures.items()}
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_locustfile_refuses_bad_input_with_one_line_and_exit_code(
-        name: str, outcomes: dict[str, subprocess.CompletedProcess[str]]) -> None:
+        name: str, tmp_path: Path, fake_target: Callable[..., Target]) -> None:
     _, _, code, message = CASES[name]
-    res = outcomes[name]
+    (tmp_path / name.replace(" ", "-")).mkdir()
+    res = _run(name, tmp_path, fake_target)
     assert res.returncode == code, res.stderr[-2000:]
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("drharness load:")]
     assert lines and message in lines[-1], res.stderr[-2000:]

@@ -1,6 +1,7 @@
 """Locust against the local lab: headless runs, history ops, DNS pinning, distributed mode, the UI.
 
-Short runs (3-6 s, a few users); runs that don't touch lab state run concurrently.
+Short runs (4-7 s, a few users). Each test stands alone (no shared module fixture): under xdist
+the tests of a module may land on different workers, each with its own lab.
 """
 
 from __future__ import annotations
@@ -51,42 +52,21 @@ def _wait(cond: Callable[[], Any], timeout: float, what: str) -> Any:
 # ------------------------------------------------------------------------------------------ regional
 
 
-@pytest.fixture(scope="module")
-def regional(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two concurrent runs: read-heavy on us-west-2, and write-heavy on us-east-1 logging its writes as
-    canary writes inside a drill (drill start, writes, verifier read-back, drill end)."""
-    tmp = tmp_path_factory.mktemp("regional")
-    t = lab.target
-    hist_b = tmp / "b.jsonl"
-    with History(hist_b) as h:
-        drill = h.drill_start({"scenario": "load-unit"})
-        run_a = load.start_headless(t, users=4, spawn_rate=4, seconds=4, history_path=tmp / "a.jsonl",
-                                    csv_prefix=tmp / "a", html_path=tmp / "a.html")
-        run_b = load.start_headless(t, users=3, spawn_rate=3, seconds=4, history_path=hist_b, csv_prefix=tmp / "b",
-                                    host_region=E, mix="write-heavy", write_role="canary")
-        a, b = run_a.wait(), run_b.wait()
-        read = h.invoke("verifier:aurora", "read-all", {"store": "aurora", "region": E})
-        with t.pg(E) as c:
-            keys = [r[0] for r in c.execute("SELECT id FROM orders WHERE id LIKE 'load-%'").fetchall()]
-        h.complete(read, "ok", {"store": "aurora", "region": E, "keys": keys})
-        h.drill_end(drill)
-    return {"a": a, "b": b, "tmp": tmp}
-
-
-def test_regional_run_reports_rps_latency_and_the_serving_region(regional: dict[str, Any]) -> None:
-    a: load.LoadResult = regional["a"]
+def test_regional_run_reports_stats_and_serving_region_and_every_request_is_an_op(
+        lab: Any, tmp_path: Path) -> None:
+    # HTTP and SQL users side by side: both protocols' clients fire the same request event
+    a = load.run_headless(lab.target, users=4, spawn_rate=4, seconds=4, history_path=tmp_path / "a.jsonl",
+                          csv_prefix=tmp_path / "a", html_path=tmp_path / "a.html",
+                          user_classes=["RegionalReadHeavy", "RegionalPostgresReader"])
     assert a.requests > 0 and a.rps > 0 and a.p50_ms is not None and a.p95_ms is not None
     assert a.per_region == {W: a.requests}  # every answer said X-Region: us-west-2
     assert a.pinned_after_flip == 0
     assert Path(a.stats_csv or "").is_file() and Path(a.html or "").read_text().lstrip().startswith("<")
-    assert set(a.per_name) >= {"GET /orders/[id]"}
+    assert "GET /orders/[id]" in a.per_name and a.per_name["SQL select order"]["failures"] == 0
     assert a.report() == {"rps": round(a.rps, 2), "p95_ms": a.p95_ms}
 
-
-def test_every_request_is_an_op_in_the_history(regional: dict[str, Any]) -> None:
-    a: load.LoadResult = regional["a"]
-    ops = [op for op in pair_ops(load_history(regional["tmp"] / "a.jsonl")) if op.role == "load"]
-    reads = [op for op in ops if op.f == "read" and op.invoke is not None and "seed" not in op.process]
+    ops = [op for op in pair_ops(load_history(tmp_path / "a.jsonl")) if op.role == "load"]
+    reads = [op for op in ops if op.f == "read" and op.invoke is not None]
     assert reads and all(op.region == W for op in reads if op.completion is not None)
     done = [op for op in reads if op.type == "ok"]
     assert done and all(op.value["status"] == 200 and op.value["latency_ms"] >= 0 for op in done)
@@ -97,12 +77,26 @@ def test_every_request_is_an_op_in_the_history(regional: dict[str, Any]) -> None
     assert completed == a.requests  # Locust's count and the history agree
 
 
-def test_canary_role_writes_are_counted_by_the_rpo_checker(regional: dict[str, Any]) -> None:
-    b: load.LoadResult = regional["b"]
-    assert b.per_region == {E: b.requests} and b.failures == 0
-    history = load_history(regional["tmp"] / "b.jsonl")
+def test_canary_role_writes_are_counted_by_the_rpo_checker(lab: Any, tmp_path: Path) -> None:
+    """A write-heavy run on the writer region, inside a drill (start, writes, verifier read-back,
+    end): with write_role="canary" the RPO checker counts the load's acknowledged writes."""
+    t = lab.target
+    path = tmp_path / "b.jsonl"
+    with History(path) as h:
+        drill = h.drill_start({"scenario": "load-unit"})
+        b = load.run_headless(t, users=3, spawn_rate=3, seconds=4, history_path=path, csv_prefix=tmp_path / "b",
+                              host_region=E, mix="write-heavy", write_role="canary")
+        read = h.invoke("verifier:aurora", "read-all", {"store": "aurora", "region": E})
+        with t.pg(E) as c:
+            keys = [r[0] for r in c.execute("SELECT id FROM orders WHERE id LIKE 'load-%'").fetchall()]
+        h.complete(read, "ok", {"store": "aurora", "region": E, "keys": keys})
+        h.drill_end(drill)
+
+    assert b.requests > 0 and b.per_region == {E: b.requests}
+    history = load_history(path)
     writes = [op for op in pair_ops(history) if op.process.startswith("canary:load-") and op.f == "write"]
     acked = [op for op in writes if op.type == "ok"]
+    assert not [op for op in writes if op.type == "fail"]  # the writer region refused nothing
     assert acked and all(op.invoke_value["store"] == "aurora" and op.invoke_value["key"].startswith("load-")
                          for op in acked)
     res = rpo.check(history, {"stores": ["aurora"], "zero_loss": True})

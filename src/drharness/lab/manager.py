@@ -54,7 +54,20 @@ def _record(path: Path, key: str, value: Any) -> None:
 
 
 def lab_up(profile_name: str = "fast", root: Path | None = None, dns_port: int | None = None,
-           edge_port: int | None = None) -> LabState:
+           edge_port: int | None = None, attempts: int = 3) -> LabState:
+    """Start the lab. Free ports are picked, then bound by labd: another process can take one in
+    between, so a start that loses that race is cleaned up and retried with new ports."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _lab_up(profile_name, root, dns_port, edge_port)
+        except EnvironmentProblem as exc:
+            if attempt == attempts or "in use" not in str(exc):
+                raise
+            log.warning("lab start lost a port race (%s); retrying with new ports", exc)
+    raise AssertionError("unreachable")
+
+
+def _lab_up(profile_name: str, root: Path | None, dns_port: int | None, edge_port: int | None) -> LabState:
     root = root or Path.cwd()
     path = state_path(root)
     profile = load_profile(profile_name, root)

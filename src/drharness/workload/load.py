@@ -404,7 +404,7 @@ def start_headless(
         ENV_TARGET_FILE: str(target_file), ENV_REGION: host_region, "DRHARNESS_LOAD_MODE": mode,
         ENV_KEEPALIVE: "1" if keepalive else "0", "DRHARNESS_LOAD_WRITE_ROLE": write_role,
         ENV_SUMMARY: str(summary), "DRHARNESS_LOAD_RUN_ID": run_id,
-        "DRHARNESS_LOAD_MAX_RUN_S": str(int(math.ceil((params.seconds if params else seconds) + 60))),
+        "DRHARNESS_LOAD_MAX_RUN_S": str(int(math.ceil((params.seconds if params else seconds) + 20))),
     }
     if override is not None:
         env_add[ENV_MIX] = override
@@ -419,10 +419,11 @@ def start_headless(
 
     run_s = params.seconds if params else seconds
     base = [sys.executable, "-m", "locust", "-f", str(locustfile_path())]
-    cmd = [*base, "--headless", "--csv", str(out), "--only-summary", "--exit-code-on-error", "0",
-           "--run-time", f"{int(math.ceil(run_s + (5 if params else 0)))}s"]
+    cmd = [*base, "--headless", "--csv", str(out), "--only-summary", "--exit-code-on-error", "0"]
     if params is None:
-        cmd += ["-u", str(users), "-r", f"{spawn_rate:g}"]
+        cmd += ["-u", str(users), "-r", f"{spawn_rate:g}", "--run-time", f"{int(math.ceil(run_s))}s"]
+    # (a shape ends the run itself: Locust ignores --run-time with a shape; the in-process guard
+    # DRHARNESS_LOAD_MAX_RUN_S and the process timeout below remain)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         cmd += ["--html", str(html)]

@@ -326,14 +326,17 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if environment.web_ui is not None and environment.parsed_options is not None \
             and getattr(environment.parsed_options, "web_login", False):
         _enable_web_login(environment)
+    # Seed now, before Locust starts its --run-time clock (at test_start the seeding would eat into
+    # the run). Workers don't: the master (or the local runner) seeds once for the whole run.
+    rt = runtime()
+    if rt.settings.seed and not rt.seeded and not isinstance(environment.runner, WorkerRunner):
+        rt.seeded = seed_orders(rt)
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
     rt = runtime()
     if isinstance(environment.runner, WorkerRunner):
         return
-    if rt.settings.seed and not rt.seeded:
-        rt.seeded = seed_orders(rt)
     # Backstop for runs started from the web UI (headless runs also have --run-time).
     runner = environment.runner
     if rt.guard is not None:
@@ -432,11 +435,12 @@ def _enable_web_login(environment: Environment) -> None:
 
     rt = runtime()
     web_ui = environment.web_ui
-    assert web_ui is not None and environment.parsed_options is not None
+    assert web_ui is not None and web_ui.app is not None and environment.parsed_options is not None
+    app = web_ui.app
     password = rt.settings.ui_password
     if not password:  # the locustfile refuses to start without one; keep a locked door regardless
         password = secrets.token_urlsafe(24)
-    base = environment.parsed_options.web_base_path or ""
+    base = getattr(environment.parsed_options, "web_base_path", "") or ""
 
     class _Operator(UserMixin):
         def __init__(self, username: str) -> None:
@@ -446,7 +450,7 @@ def _enable_web_login(environment: Environment) -> None:
             return self.username
 
     web_ui.login_manager.user_loader(lambda name: _Operator(name) if name == rt.settings.ui_user else None)
-    web_ui.app.config["SECRET_KEY"] = os.environ.get("FLASK_SECRET_KEY") or secrets.token_hex(32)
+    app.config["SECRET_KEY"] = os.environ.get("FLASK_SECRET_KEY") or secrets.token_hex(32)
     web_ui.auth_args = {"username_password_callback": f"{base}/login_submit"}
     bp = Blueprint("drharness_auth", __name__, url_prefix=base)
 
@@ -461,39 +465,42 @@ def _enable_web_login(environment: Environment) -> None:
         session["auth_error"] = "Invalid username or password"
         return redirect(url_for("locust.login"))
 
-    web_ui.app.register_blueprint(bp)
+    app.register_blueprint(bp)
 
 
 # ---------------------------------------------------------------------------------------------- seed
 
 
-def seed_orders(rt: LoadRuntime, deadline_s: float = 10.0) -> bool:
+def seed_orders(rt: LoadRuntime, deadline_s: float = 10.0, concurrency: int = 8) -> bool:
     """Create the orders that read tasks read (idempotent upserts), in whichever region takes writes.
 
     Why: the secondary is a read replica and refuses writes, so reads of us-west-2 need data written
-    in the writer region first. Logged as acknowledged writes like any other. Bounded by
-    ``deadline_s`` whatever the regions do.
+    in the writer region first. Logged as acknowledged writes like any other (one process per seed
+    order, so concurrent seeding pairs cleanly). Bounded by ``deadline_s`` whatever the regions do;
+    skipped when an earlier run already seeded this target.
     """
-    deadline = time.monotonic() + deadline_s
-    regions = [rt.target.primary_region, rt.target.secondary_region]
     if _seeded_already(rt):
         return True
-    proc = rt.processes(f"{rt.settings.run_id}-seed")[1]
-    done = 0
-    for seq, key in enumerate(SEED_IDS):
+    from gevent.pool import Pool
+
+    deadline = time.monotonic() + deadline_s
+    regions = [rt.target.primary_region, rt.target.secondary_region]
+
+    def seed_one(seq: int) -> bool:
+        key = SEED_IDS[seq]
+        proc = rt.processes(f"{rt.settings.run_id}-seed{seq}")[1]
         for region in regions:
-            if time.monotonic() > deadline:
-                log.warning("drharness: seeding stopped at its %gs deadline (%d/%d orders)", deadline_s, done,
-                            len(SEED_IDS))
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return False
             url = rt.target.regions[region].app_url.rstrip("/") + "/orders"
-            handle = rt.history.invoke(proc, "write", {"store": "aurora", "key": key, "seq": seq},
-                                       region=region) if rt.history else None
+            value = {"store": "aurora", "key": key, "seq": seq}
+            handle = rt.history.invoke(proc, "write", value, region=region) if rt.history else None
             req = urllib.request.Request(url, data=json.dumps({"id": key, "source": "locust-seed"}).encode(),
                                          headers={"Content-Type": "application/json"}, method="POST")
             status, body, exc = None, None, None
             try:
-                with urllib.request.urlopen(req, timeout=min(3.0, max(0.1, deadline - time.monotonic()))) as r:
+                with urllib.request.urlopen(req, timeout=min(3.0, max(0.1, left))) as r:
                     status = r.status
             except urllib.error.HTTPError as e:
                 status, body = e.code, _json_bytes(e.read())
@@ -501,14 +508,15 @@ def seed_orders(rt: LoadRuntime, deadline_s: float = 10.0) -> bool:
                 exc = e
             outcome = classify("write", status, exc, body)
             if handle is not None and rt.history is not None:
-                rt.history.complete(handle, outcome, {"store": "aurora", "key": key, "seq": seq, "status": status},
-                                    region=region)
+                rt.history.complete(handle, outcome, {**value, "status": status}, region=region)
             if outcome == "ok":
-                done += 1
-                break
+                return True
+        return False
+
+    done = sum(Pool(concurrency).map(seed_one, range(len(SEED_IDS))))
     if done < len(SEED_IDS):
-        log.warning("drharness: only %d/%d seed orders written (no writable region?): reads of them will 404",
-                    done, len(SEED_IDS))
+        log.warning("drharness: only %d/%d seed orders written within %gs (no writable region?): "
+                    "reads of the others will 404", done, len(SEED_IDS), deadline_s)
     return done == len(SEED_IDS)
 
 
@@ -890,12 +898,3 @@ def fail_fast(exc: DrHarnessError) -> None:
     sys.stderr.write(f"drharness load: {exc}\n")
     sys.stderr.flush()
     raise SystemExit(exc.exit_code)
-
-
-def write_summary_now() -> None:
-    """For tests and debugging: write the summary from the current counters."""
-    _write_summary(None)
-
-
-def summary_path() -> Path | None:
-    return None if _RUNTIME is None else _RUNTIME.settings.summary
