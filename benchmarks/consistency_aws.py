@@ -3,6 +3,7 @@
 Run by hand against a running lab (``DRHARNESS_LAB_STATE`` selects it):
 
     .venv/bin/python benchmarks/consistency_aws.py --items 10000 --objects 1000
+    .venv/bin/python benchmarks/consistency_aws.py --items 1 --objects 0 --no-load  # bench what is there
 
 Loads items/objects into the primary region, waits for the lab's replicators to copy them, then
 times the check in its own process (time + peak RSS): once consistent, once with 3 planted

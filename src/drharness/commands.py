@@ -213,6 +213,9 @@ def cmd_chaos_env(a: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from drharness.consistency.cli import add_cli as consistency_cli
+
+    consistency_cli(sub)
     chaos = sub.add_parser("chaos", help="Chaos Toolkit helpers").add_subparsers(
         dest="chaos_cmd", required=True, parser_class=type(sub._parser_class()))
     ce = chaos.add_parser("env", help="print the environment for plain `chaos run` (eval it)")

@@ -33,7 +33,10 @@ SCENARIOS = {
     "aurora-writer-failure": "the Aurora writer instance fails (FIS aws:rds:failover-db-cluster); no region failover",
     "failback": "region outage and failover, then a measured failback to us-east-1 (< 30 min)",
     "control-plane-impairment": "us-east-1 APIs fail (FIS) during a region outage: failover must still work",
+    "load-during-failover": "Locust loads the failover DNS name during a region outage and failover; no "
+                            "acknowledged write may be lost and errors after the DNS flip must stop",
 }
+LOAD_ERROR_RATE_AFTER_FLIP = 0.05  # after flip + TTL, at most this share of load requests may fail
 
 
 @dataclass
@@ -51,7 +54,9 @@ class DrillConfig:
     max_seconds: float = 1800.0
     warm_seconds: float = 2.0
     recovered_probes: int = 5
-    history_dir: Path | None = None  # archive each finished drill here for `drharness report --history`
+    history_dir: Path | None = None
+    load_users: int = 5
+    load_seconds: float = 40.0  # archive each finished drill here for `drharness report --history`
 
 
 Progress = Callable[[str], None]
@@ -74,6 +79,10 @@ class Drill:
         self.errors: list[str] = []
         self.failback: dict[str, Any] | None = None
         self.planned = cfg.scenario == "planned-switchover"
+        self.load: dict[str, Any] | None = None
+        self.load_flip: dict[str, Any] | None = None
+        self.extra_read_prefixes: dict[str, tuple[str, ...]] = {}
+        self.consistency: dict[str, Any] = {}
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _orch_cfg(self, mode: str, decision: str) -> OrchestratorConfig:
@@ -116,6 +125,7 @@ class Drill:
         canary = Canary(self.t, self.h, interval_s=self.cfg.probe_interval_s, max_seconds=self.cfg.max_seconds,
                         resolver=prober.resolver).start()
         nemesis = FisNemesis(self.t, self.h)
+        lag = self._lag_monitor()
         completed = False
         try:
             self.progress(f"warming up workload for {self.cfg.warm_seconds:.0f} s")
@@ -131,11 +141,39 @@ class Drill:
                 nemesis.stop()
             except Exception as exc:  # noqa: BLE001
                 self.errors.append(f"nemesis stop failed: {exc}")
+            if lag is not None:
+                try:
+                    lag.stop()
+                except Exception as exc:  # noqa: BLE001
+                    self.errors.append(f"lag monitor: {exc}")
             prober.stop()
+            if completed:
+                self._consistency()  # with every writer stopped: in-flight writes are not diffs
             if completed:
                 self.h.drill_end(drill, {"errors": self.errors})
             self.h.close()
         return self._report(started, completed)
+
+    def _lag_monitor(self) -> Any:
+        """Replication lag of the three stores sampled through the drill (marker write -> visible)."""
+        try:
+            from drharness.consistency.lag import LagMonitor
+
+            return LagMonitor(self.t, self.h, interval_s=1.0, max_seconds=self.cfg.max_seconds).start()
+        except Exception as exc:  # noqa: BLE001 - the drill still runs; the lag section says unknown
+            self.errors.append(f"lag monitor did not start: {exc}")
+            return None
+
+    def _consistency(self) -> None:
+        """Primary vs secondary after catch-up, once the drill is back to its starting state."""
+        from drharness import consistency
+
+        self.progress("consistency: comparing the two regions after catch-up")
+        try:
+            results = consistency.check(self.t, capture_errors=True, catchup_timeout_s=30, settle_s=20)
+            self.consistency = consistency.report_section(results)
+        except Exception as exc:  # noqa: BLE001
+            self.errors.append(f"consistency check failed to run: {exc}")
 
     def _failover(self, mode: str, decision: str, prober: Prober, canary: Canary) -> None:
         orch = Orchestrator(self.t, self._orch_cfg(mode, decision), self.h, from_region=self.primary)
@@ -151,7 +189,7 @@ class Drill:
         time.sleep(self.t.dns.ttl + DNS_GRACE_S + 0.5)
         canary.stop()
         self.progress(f"reading back acknowledged writes from {self.secondary}")
-        read_back(self.t, self.h, self.secondary, canary.run_id)
+        read_back(self.t, self.h, self.secondary, canary.run_id, extra_prefixes=self.extra_read_prefixes)
 
     def _failback(self, prober: Prober) -> None:
         self.progress(f"failback {self.secondary} -> {self.primary}")
@@ -182,6 +220,29 @@ class Drill:
         nemesis.start("control-plane-impairment", self.primary, fault="api-unavailable")
         nemesis.start("region-outage", self.primary, fault="region-isolation")
         self._failover("unplanned", "auto", prober, canary)
+        nemesis.stop()
+        self._failback(prober)
+
+    def _scenario_load_during_failover(self, prober: Prober, canary: Canary, nemesis: FisNemesis) -> None:
+        from drharness.workload import load
+
+        d = self.cfg.report_dir
+        self.progress(f"load: {self.cfg.load_users} Locust users on the failover DNS name")
+        run = load.start_headless(self.t, users=self.cfg.load_users, spawn_rate=float(self.cfg.load_users),
+                                  seconds=self.cfg.load_seconds, shape="steady", history_path=self.history_file,
+                                  csv_prefix=d / "locust", html_path=d / "locust.html", mode="failover-dns",
+                                  keepalive=False, write_role="canary")
+        self.extra_read_prefixes = {"aurora": ("load-",)}
+        try:
+            time.sleep(3.0)
+            self.progress(f"fault: FIS region-outage on {self.primary} under load")
+            nemesis.start("region-outage", self.primary, fault="region-isolation")
+            self._failover("unplanned", "auto", prober, canary)
+        finally:
+            result = run.wait()
+        self.load = {**result.report(), "requests": result.requests, "failures": result.failures,
+                     "per_region": result.per_region, "pinned_after_flip": result.pinned_after_flip}
+        self.load_flip = load.error_rate_after_flip(self.history_file, grace_s=float(self.t.dns.ttl)).to_dict()
         nemesis.stop()
         self._failback(prober)
 
@@ -218,12 +279,20 @@ class Drill:
                     "new_region": new_region, "min_probes": 3},
             "rpo": {"slo_s": self.cfg.rpo_s, "zero_loss": self.planned, "read_region": new_region},
             "availability": {},
+            "replication_lag": {"stores": ["aurora", "dynamodb", "s3"]},
         }
         if failover:
             opts["dns"] = {"new_region": self.secondary, "old_region": self.primary, "ttl_s": self.t.dns.ttl,
                            "grace_s": DNS_GRACE_S,
                            "old_ips": [self.t.regions[self.primary].host]}
-        results = checkers.check_all(hist, opts, only=[k for k in opts if k not in ("rto", "dns")])
+        results = checkers.check_all(hist, opts, only=[k for k in opts if k not in ("rto", "dns", "replication_lag")])
+        # Replication lag is judged in steady state: outside the fault window and the recovery that follows
+        # it (a cut link makes lag grow by design; that is the RPO checker's business).
+        fault_t = next((e.t for e in hist if e.process == "nemesis" and e.type == "invoke"), None)
+        steps_end = max((e.t for e in hist if e.process == "orchestrator"), default=None)
+        steady = [e for e in hist if e.process != "lag" or fault_t is None
+                  or e.t < fault_t or (steps_end is not None and e.t > steps_end)]
+        results.update(checkers.check_all(steady, opts, only=["replication_lag"]))
         # RTO and stale-DNS judge the failover only: the failback's own flip back is not a regression.
         fb_start = next((e.t for e in hist if e.process == "orchestrator" and e.type == "invoke"
                          and isinstance(e.value, dict) and e.value.get("kind") == "failback"), None)
@@ -233,9 +302,23 @@ class Drill:
             results["failback"] = checkers.Result(
                 name="failback", valid=self.failback["verdict"] == "pass",
                 figures=self.failback, detail=f"{self.failback['seconds']} s (objective < {self.cfg.failback_s} s)")
+        if self.load_flip is not None:
+            rate = self.load_flip.get("error_rate")
+            results["load_after_flip"] = checkers.Result(
+                name="load_after_flip", valid=rate is not None and rate <= LOAD_ERROR_RATE_AFTER_FLIP,
+                figures=self.load_flip,
+                detail=f"error rate after the DNS flip (+TTL) {rate if rate is None else round(rate, 4)} "
+                       f"(threshold {LOAD_ERROR_RATE_AFTER_FLIP}); {self.load_flip.get('detail', '')}")
         if self.errors or not completed:
             results["harness"] = checkers.Result(name="harness", valid=checkers.UNKNOWN,
                                                  detail="; ".join(self.errors) or "drill did not complete")
+        if self.consistency:
+            bad = {s: v for s, v in self.consistency.items() if not v.get("ok")}
+            results["consistency"] = checkers.Result(
+                name="consistency", valid=not bad, figures=self.consistency,
+                detail="both regions hold the same data after catch-up" if not bad else
+                "; ".join(f"{s}: {v.get('status')} {v.get('diffs')} diff(s) {v.get('diff_keys', [])[:3]}"
+                          for s, v in bad.items()))
         verdict_valid = checkers.compose(list(results.values())).valid
         rto_f = results["rto"].figures
         rpo_f = results["rpo"].figures
@@ -257,12 +340,15 @@ class Drill:
             "rpo": {"seconds": rpo_f.get("seconds"), "per_store": {
                 s: {"acknowledged": v.get("acknowledged"), "lost": v.get("lost"), "lost_keys": v.get("lost_keys", [])}
                 for s, v in (rpo_f.get("per_store") or {}).items()}},
-            "replication_lag_ms": {},
-            "consistency": {},
+            "replication_lag_ms": {
+                st: {k: v.get(k) for k in ("p50", "p95", "p99", "max")}
+                for st, v in (results["replication_lag"].figures.get("per_store") or {}).items()},
+            "consistency": self.consistency,
             "failback": self.failback,
             "availability": {"requests": av.get("requests"), "errors": av.get("errors"),
                              "downtime_s": av.get("downtime_s"), "budget_consumed": av.get("budget_consumed")},
             "checks": [{"name": n, "verdict": r.verdict, "detail": r.detail} for n, r in results.items()],
+            "load": self.load,
             "orchestrator": self.orchestrations,
             "errors": self.errors,
             "history_file": str(self.history_file),

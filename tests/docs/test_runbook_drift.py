@@ -345,14 +345,14 @@ def test_planted_missing_and_misnumbered_steps_are_caught() -> None:
 def test_planted_unknown_commands_and_options_are_caught(parser: argparse.ArgumentParser) -> None:
     bad = ("```bash\ndrharness frobnicate --now\ndrharness lab sideways\n"
            "drharness failover --teleport --yes\ndrharness failback --mode planned\n```\n"
-           "and inline `drharness consistency check` too\n")
+           "and inline `drharness consistency audit` too\n")
     problems = cli_problems(bad, parser)
     joined = "\n".join(problems)
     assert "no sub-command frobnicate" in joined
     assert "no sub-command sideways" in joined
     assert "no option --teleport" in joined
     assert "drharness failback has no option --mode" in joined
-    assert "no sub-command consistency" in joined
+    assert "no sub-command audit" in joined
     assert len(problems) == 5, problems
 
 

@@ -30,6 +30,7 @@ __all__ = ["LAG_MARKER_PREFIX", "DdbSide", "check_dynamodb", "compare_ddb", "ite
 LAG_MARKER_PREFIX = "drharness-lag#"  # the lag sampler's own marker items: not data, never compared
 REP_ATTR_PREFIX = "aws:rep:"
 Key = tuple[Any, ...]
+READ_TIMEOUT_S = 60  # a scan page of a big table can take seconds (moto: much longer)
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,8 @@ def compare_ddb(a: DdbSide, b: DdbSide, *, segments: int = 4, settle_s: float = 
 def check_dynamodb(target: Any, *, segments: int = 4, settle_s: float = 5.0, max_keys: int = 20) -> StoreResult:
     """The global table's primary-region replica vs its secondary-region replica."""
     p, s = target.primary_region, target.secondary_region
-    return compare_ddb(DdbSide(target.client("dynamodb", p), target.regions[p].table, p),
-                       DdbSide(target.client("dynamodb", s), target.regions[s].table, s),
-                       segments=segments, settle_s=settle_s, max_keys=max_keys)
+
+    def side(r: str) -> DdbSide:
+        return DdbSide(target.client("dynamodb", r, read_timeout=READ_TIMEOUT_S, attempts=3), target.regions[r].table, r)
+
+    return compare_ddb(side(p), side(s), segments=segments, settle_s=settle_s, max_keys=max_keys)

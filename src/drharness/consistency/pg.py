@@ -21,7 +21,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -433,16 +433,13 @@ class _Comparer:
                  pool: ThreadPoolExecutor) -> None:
         self.a, self.b, self.ma, self.mb, self.o, self.pool = a, b, ma, mb, opts, pool
 
-    def both(self, fa: Callable[[], _T], fb: Callable[[], _T]) -> tuple[Future[_T], Future[_T]]:
-        return self.pool.submit(fa), self.pool.submit(fb)
-
     def bisect(self, start: Sequence[_Range]) -> _Candidates:
         found = _Candidates()
         work = list(start)
         while work:
             found.levels += 1
             found.ranges_checked += len(work)
-            sums = [self.both(lambda r=r: _checksum(self.a, self.ma, r), lambda r=r: _checksum(self.b, self.mb, r))
+            sums = [(self.pool.submit(_checksum, self.a, self.ma, r), self.pool.submit(_checksum, self.b, self.mb, r))
                     for r in work]
             leaves: list[_Range] = []
             splits: list[tuple[_Range, Future[list[Key]]]] = []
@@ -459,10 +456,10 @@ class _Comparer:
                     found.compared += big
                 else:
                     splits.append((rng, self.pool.submit(self.split, rng, ca[0] >= cb[0], big)))
-            leaf_maps = [(rng, self.both(lambda r=rng: _leaf(self.a, self.ma, r),
-                                         lambda r=rng: _leaf(self.b, self.mb, r))) for rng in leaves]
-            for rng, (fa, fb) in leaf_maps:
-                la, lb = fa.result(), fb.result()
+            leaf_maps = [(rng, self.pool.submit(_leaf, self.a, self.ma, rng), self.pool.submit(_leaf, self.b, self.mb, rng))
+                         for rng in leaves]
+            for rng, fla, flb in leaf_maps:
+                la, lb = fla.result(), flb.result()
                 found.compared += len(la.keys() | lb.keys())
                 kinds = {k: kd for k in la.keys() | lb.keys() if (kd := _kind(la.get(k), lb.get(k)))}
                 if kinds:

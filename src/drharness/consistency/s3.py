@@ -34,6 +34,7 @@ from drharness.consistency.result import StoreResult
 __all__ = ["LAG_MARKER_PREFIX", "S3Side", "Version", "check_s3", "compare_buckets", "list_versions"]
 
 LAG_MARKER_PREFIX = "drharness-lag/"  # the lag sampler's marker objects: not data, never compared
+READ_TIMEOUT_S = 60  # a 1000-key version listing can take seconds
 SEVERITY = ("pending", "delete_not_replicated", "not_replicated", "diverged", "failed", "lost")  # worst last
 
 
@@ -231,7 +232,11 @@ def compare_buckets(a: S3Side, b: S3Side, *, settle_s: float = 5.0, grace_s: flo
             rounds += 1
             fresh = _relist(pool, a, b, candidates)
             for k, (x, y) in fresh.items():
-                va[k], vb[k] = x, y
+                for store, got in ((va, x), (vb, y)):
+                    if got is None:
+                        store.pop(k, None)
+                    else:
+                        store[k] = got
             candidates = {k for k in candidates if _differs(va.get(k), vb.get(k))}
         now = time.time()
         per_key: dict[str, dict[str, Any]] = {}
@@ -284,6 +289,8 @@ def _explain(a: S3Side, b: S3Side, cfg: dict[str, dict[str, Any] | None], vs_a: 
 def check_s3(target: Any, *, settle_s: float = 5.0, grace_s: float = 60.0, max_keys: int = 20) -> StoreResult:
     """The primary region's bucket vs the secondary region's bucket."""
     p, s = target.primary_region, target.secondary_region
-    return compare_buckets(S3Side(target.client("s3", p), target.regions[p].bucket, p),
-                           S3Side(target.client("s3", s), target.regions[s].bucket, s),
-                           settle_s=settle_s, grace_s=grace_s, max_keys=max_keys)
+
+    def side(r: str) -> S3Side:
+        return S3Side(target.client("s3", r, read_timeout=READ_TIMEOUT_S, attempts=3), target.regions[r].bucket, r)
+
+    return compare_buckets(side(p), side(s), settle_s=settle_s, grace_s=grace_s, max_keys=max_keys)

@@ -407,39 +407,47 @@ class Orchestrator:
     def step_drain(self, rec: StepRecord) -> str:
         """DynamoDB and S3 backlogs drained both ways, Aurora caught up."""
         agg = self.aggregator
+        began = time.time() - 1.0  # S3 LastModified has one-second resolution
 
         def drained() -> bool:
             a = agg.check_aurora(self.dst)
             return a.ok and (a.metrics.get("lag_ms") or 0) <= self.cfg.lag_threshold_ms \
-                and self._s3_backlog(self.cfg.drain_window_s) == 0
+                and self._s3_backlog(self.cfg.drain_window_s, before=began) == 0
 
         self._wait(drained, "drain", "replication drained")
         return "Aurora lag under threshold; S3 backlog 0"
 
-    def _s3_backlog(self, since_s: float = 3600.0, limit: int = 5000) -> float:
-        """Source objects written in the last hour whose ReplicationStatus is still PENDING.
-
-        Read from S3 itself (the data plane), so it needs no metric resolution and works anywhere."""
+    def _s3_backlog(self, since_s: float = 3600.0, limit: int = 5000, before: float | None = None) -> float:
+        """Source objects written in the window that are not yet in the other region and whose
+        ReplicationStatus is still PENDING. Read from S3 itself (the data plane): no metric
+        resolution needed, and only objects missing on the other side are HEADed."""
         import datetime as dt
 
         since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=since_s)
+        # Writes made while we wait are not backlog: only what was written before the drain began.
+        until = dt.datetime.fromtimestamp(before, dt.UTC) if before else dt.datetime.now(dt.UTC)
+
+        def listing(region: str) -> list[dict]:
+            s3 = self.t.client("s3", region, attempts=1)
+            out: list[dict] = []
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.t.regions[region].bucket):
+                out += page.get("Contents", [])
+            return out
+
         pending = 0
-        for r in self.t.regions:
-            s3 = self.t.client("s3", r, attempts=1)
-            bucket = self.t.regions[r].bucket
-            seen = 0
-            try:
-                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                    for obj in page.get("Contents", []):
-                        if obj["LastModified"] < since:
-                            continue
-                        seen += 1
-                        if seen > limit:
-                            break
-                        head = s3.head_object(Bucket=bucket, Key=obj["Key"])
-                        pending += head.get("ReplicationStatus") == "PENDING"
-            except Exception:  # noqa: BLE001 - unknown is not drained
-                return 1.0
+        try:
+            objs = {r: listing(r) for r in self.t.regions}
+            for src in self.t.regions:
+                dst = self.t.other(src)
+                there = {(o["Key"], o["ETag"]) for o in objs[dst]}
+                missing = [o for o in objs[src] if since <= o["LastModified"] <= until
+                           and (o["Key"], o["ETag"]) not in there]
+                s3 = self.t.client("s3", src, attempts=1)
+                for o in missing[:limit]:
+                    head = s3.head_object(Bucket=self.t.regions[src].bucket, Key=o["Key"])
+                    pending += head.get("ReplicationStatus") == "PENDING"
+        except Exception:  # noqa: BLE001 - unknown is not drained
+            return 1.0
         return float(pending)
 
     def step_aurora_switchover(self, rec: StepRecord) -> str:

@@ -136,14 +136,19 @@ class Canary:
 
 
 def read_back(target: Target, history: BaseHistory, region: str, run_id: str,
-              stores: tuple[str, ...] = STORES) -> dict[str, set[str]]:
-    """Verifier: which canary keys of this run the given region holds, per store."""
-    prefix = f"canary-{run_id}-"
+              stores: tuple[str, ...] = STORES, extra_prefixes: dict[str, tuple[str, ...]] | None = None
+              ) -> dict[str, set[str]]:
+    """Verifier: which canary keys of this run the given region holds, per store.
+
+    ``extra_prefixes`` adds other acknowledged writers' keys per store (e.g. Locust's ``load-`` orders)."""
     found: dict[str, set[str]] = {}
     for store in stores:
+        prefixes = (f"canary-{run_id}-", *((extra_prefixes or {}).get(store, ())))
         h = history.invoke("verifier", "read-all", {"store": store, "region": region}, region)
         try:
-            keys = _read_store(target, region, store, prefix)
+            keys: set[str] = set()
+            for prefix in prefixes:
+                keys |= _read_store(target, region, store, prefix)
         except (psycopg.Error, ClientError, BotoCoreError, OSError) as exc:
             history.complete(h, "fail", {"store": store, "region": region, "error": str(exc)[:200]}, region)
             continue
@@ -154,7 +159,7 @@ def read_back(target: Target, history: BaseHistory, region: str, run_id: str,
 
 def _read_store(target: Target, region: str, store: str, prefix: str) -> set[str]:
     t = target.regions[region]
-    if store == "aurora":
+    if store == "aurora":  # canary rows and the app's orders share the orders table
         with target.pg(region, timeout=3) as c:
             return {r[0] for r in c.execute("SELECT id FROM orders WHERE id LIKE %s", (prefix + "%",))}
     if store == "dynamodb":
