@@ -165,3 +165,25 @@ def test_app_answers_with_its_region_and_stores_everywhere(clean_lab):
         assert json.loads(resp.read())["stores"] == {"aurora": "ok", "dynamodb": "ok", "s3": "ok"}
     with urllib.request.urlopen(t.regions[W].app_url + "/health", timeout=5) as resp:
         assert resp.status == 200 and resp.headers["X-Region"] == W
+
+
+def test_s3_delete_marker_replicates_as_the_rule_says(clean_lab):
+    t = clean_lab.target
+    cfg = t.client("s3", E).get_bucket_replication(Bucket=t.regions[E].bucket)["ReplicationConfiguration"]
+    assert cfg["Rules"][0]["DeleteMarkerReplication"]["Status"] == "Enabled"  # as provisioned, not moto's default
+    key = f"crr/del-{uuid.uuid4().hex[:8]}.txt"
+    t.client("s3", E).put_object(Bucket=t.regions[E].bucket, Key=key, Body=b"x")
+    west = t.client("s3", W)
+
+    def present() -> bool:
+        try:
+            west.head_object(Bucket=t.regions[W].bucket, Key=key)
+            return True
+        except ClientError:
+            return False
+
+    wait_for(present)
+    t.client("s3", E).delete_object(Bucket=t.regions[E].bucket, Key=key)
+    wait_for(lambda: not present())
+    markers = west.list_object_versions(Bucket=t.regions[W].bucket, Prefix=key).get("DeleteMarkers", [])
+    assert markers, "the delete marker itself must be replicated"

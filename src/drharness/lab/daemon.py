@@ -28,7 +28,12 @@ from drharness.lab.faults import Faults
 from drharness.lab.fis import Effect, FisExecutor
 from drharness.lab.gateway import RegionGateway
 from drharness.lab.httpserve import serve
-from drharness.lab.interceptors import rds_interceptor, route53_interceptor, s3_replication_status_hook
+from drharness.lab.interceptors import (
+    rds_interceptor,
+    route53_interceptor,
+    s3_replication_config_interceptor,
+    s3_replication_status_hook,
+)
 from drharness.lab.postgres import PgNode
 from drharness.lab.provision import ACCOUNT, provision
 from drharness.lab.route53 import HealthChecker, LabDNS, ZoneResolver
@@ -139,15 +144,20 @@ class Lab:
                                       drop_gate=lambda r=r: self.faults.unreachable(r)))
         endpoints = {r: f"http://{p['hosts'][r]}:{p['ports']['gateway'][r]}" for r in self.regions}
         prof = p["profile"]
+        # The S3 hooks see provisioning too (the replication configuration as PUT is kept).
+        buckets = {f"{names['bucket_prefix']}-{r}": r for r in self.regions}
+        self.s3 = S3Replicator(moto_url, buckets, self.faults, prof["s3_poll_s"])
+        for gw in self.gateways.values():
+            gw.interceptors.append(s3_replication_config_interceptor(self.s3))
+            gw.post.append(s3_replication_status_hook(self.s3))
         self.resources = provision(endpoints, names, p["hosts"], p["ports"]["app"],
                                    prof["r53_request_interval"], prof["failure_threshold"], prof["dns_ttl"],
                                    self.primary)
         self._migrate(nodes[self.primary])
 
-        buckets = {self.resources["regions"][r]["bucket"]: r for r in self.regions}
         self.ddb = DynamoDBReplicator(moto_url, tuple(self.regions), names["table"], self.faults,
                                       prof["ddb_poll_s"]).start()
-        self.s3 = S3Replicator(moto_url, buckets, self.faults, prof["s3_poll_s"]).start()
+        self.s3.start()
         self.checker = HealthChecker(moto_url, prof["health_interval_s"] if prof["name"] == "fast" else None)
         self.resolver = ZoneResolver(moto_url, self.checker)
         self.dns = LabDNS("127.0.0.1", p["ports"]["dns"], self.resolver).start()
@@ -156,11 +166,11 @@ class Lab:
         for gw in self.gateways.values():
             gw.interceptors += [self.fis.intercept, rds_interceptor(self.aurora, self.moto_app, arn_of),
                                 route53_interceptor(self.checker)]
-            gw.post.append(s3_replication_status_hook(self.s3))
 
         self.apps: dict[str, ApiGateway] = {}
         for r in self.regions:
-            env = {"REGION": r, "FAILOVER_ROLE": "PRIMARY" if r == self.primary else "SECONDARY", "TABLE_NAME": names["table"], "BUCKET_PREFIX": names["bucket_prefix"],
+            env = {"REGION": r, "FAILOVER_ROLE": "PRIMARY" if r == self.primary else "SECONDARY",
+                   "TABLE_NAME": names["table"], "BUCKET_PREFIX": names["bucket_prefix"],
                    "DB_DSN": self.pg_dsn(r), "AWS_ENDPOINT_URL": endpoints[r],
                    "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "lab")

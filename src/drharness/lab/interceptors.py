@@ -114,8 +114,29 @@ def route53_interceptor(checker: HealthChecker) -> Callable:
     return intercept
 
 
+def s3_replication_config_interceptor(repl: S3Replicator) -> Callable:
+    """moto drops parts of a replication configuration (DeleteMarkerReplication reads back Disabled):
+    keep the document as S3 stores it and answer GetBucketReplication from it."""
+
+    def intercept(call: ApiCall) -> Response | None:
+        if call.service != "s3" or "replication" not in call.environ.get("QUERY_STRING", "").split("&"):
+            return None
+        bucket = call.path.lstrip("/").split("/", 1)[0]
+        if call.method == "GET" and bucket in repl.raw_configs:
+            return Response(repl.raw_configs[bucket], status=200, headers={"Content-Type": "application/xml"})
+        if call.method == "DELETE":
+            repl.raw_configs.pop(bucket, None)
+        return None
+
+    return intercept
+
+
 def s3_replication_status_hook(repl: S3Replicator) -> Callable[[ApiCall, Response], Response]:
     def hook(call: ApiCall, resp: Response) -> Response:
+        if (call.service == "s3" and call.method == "PUT" and resp.status_code < 300
+                and "replication" in call.environ.get("QUERY_STRING", "").split("&")):
+            repl.raw_configs[call.path.lstrip("/").split("/", 1)[0]] = call.body
+            return resp
         if call.service == "s3" and call.method in ("PUT", "POST", "DELETE") and resp.status_code < 300:
             parts = call.path.lstrip("/").split("/", 1)
             if len(parts) == 2 and parts[1]:

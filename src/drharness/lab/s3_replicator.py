@@ -48,6 +48,7 @@ class S3Replicator:
                               "aws_secret_access_key": "lab"}
         regions = set(bucket_regions.values())
         self.s3 = {r: boto3.client("s3", region_name=r, **kw) for r in regions}
+        self.raw_configs: dict[str, bytes] = {}  # bucket -> replication configuration as PUT (gateway)
         self.ledger: Ledger = {}
         self.pending: set[tuple[str, str, str]] = set()
         self.replicas: set[tuple[str, str, str]] = set()
@@ -82,10 +83,23 @@ class S3Replicator:
 
     def _config(self, bucket: str) -> dict | None:
         try:
-            return self.s3[self.bucket_regions[bucket]].get_bucket_replication(Bucket=bucket)[
+            cfg = self.s3[self.bucket_regions[bucket]].get_bucket_replication(Bucket=bucket)[
                 "ReplicationConfiguration"]
         except ClientError:
             return None
+        raw = self.raw_configs.get(bucket)
+        if raw:  # moto loses DeleteMarkerReplication; the document as PUT is the truth
+            import xml.etree.ElementTree as ET
+
+            root = ET.fromstring(raw)
+            ns = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
+            dmr = {(r.findtext(f"{ns}ID") or str(i)): r.findtext(f"{ns}DeleteMarkerReplication/{ns}Status")
+                   for i, r in enumerate(root.findall(f"{ns}Rule"))}
+            for i, rule in enumerate(cfg.get("Rules", [])):
+                status = dmr.get(rule.get("ID") or str(i))
+                if status:
+                    rule["DeleteMarkerReplication"] = {"Status": status}
+        return cfg
 
     def mark_dirty(self, bucket: str, key: str) -> None:
         """Called by the gateway on every object write, so a round only looks at what changed."""
