@@ -101,6 +101,19 @@ class FisExecutor:
                           lambda: f.set(region, lambda_delay_ms=0))
         if action_id == "aws:fis:wait":
             return Effect(lambda: None, lambda: None)
+        if action_id == "aws:cloudwatch:assert-alarm-state":
+            arns = [a.strip() for a in params.get("alarmArns", "").split(",") if a.strip()]
+            wanted = {x.strip() for x in params.get("alarmStates", "OK").split(",")}
+
+            def check() -> None:
+                for arn in arns:
+                    parts = arn.split(":")
+                    state = self.alarm_state(parts[3] if len(parts) > 5 else region, parts[-1]) \
+                        if self.alarm_state else "INSUFFICIENT_DATA"
+                    if state not in wanted:
+                        raise RuntimeError(f"alarm {parts[-1]} is {state}, expected {'|'.join(sorted(wanted))}")
+
+            return Effect(check, lambda: None)
         if action_id in self.extra_actions:
             return self.extra_actions[action_id](region, params, targets)
         return None
