@@ -518,7 +518,6 @@ def compare_tables(a: TableRef, b: TableRef, *, watermark: bool = False,
     try:
         with sa.conn() as ca, sb.conn() as cb:
             ma = load_meta(ca, a.table, a.name)
-            mb = load_meta(cb, b.table, b.name)
             catch: CatchUp | None = None
             if watermark:
                 try:
@@ -526,6 +525,10 @@ def compare_tables(a: TableRef, b: TableRef, *, watermark: bool = False,
                 except _NotReplicating as exc:
                     return TableDiff(ma.display, "not_replicating", 0, None,
                                      detail=f"{b.name}: {exc}; no watermark to compare at")
+            if catch is not None and not catch.ok:
+                mb = ma  # not caught up: the standby's catalog may not even have the table yet
+            else:
+                mb = load_meta(cb, b.table, b.name)  # read after the watermark: a new table has replicated
         if ma.pk != mb.pk:
             raise BadInput(f"{ma.display} ({a.name}) and {mb.display} ({b.name}) have different primary keys: "
                            f"{list(ma.pk)} vs {list(mb.pk)}")

@@ -31,8 +31,38 @@ def _ts(value: Any) -> float:
     return float(value)
 
 
+def _norm(v: Any) -> Any:
+    """DynamoDB JSON in a canonical form: set members sorted, numbers normalised, so an item we
+    wrote is recognised when it comes back on the target's stream however moto renders it."""
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            if k in ("SS", "BS") and isinstance(x, list):
+                out[k] = sorted(x)
+            elif k == "NS" and isinstance(x, list):
+                out[k] = sorted(_num(n) for n in x)
+            elif k == "N":
+                out[k] = _num(x)
+            else:
+                out[k] = _norm(x)
+        return out
+    if isinstance(v, list):
+        return [_norm(x) for x in v]
+    return v
+
+
+def _num(n: Any) -> str:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        d = Decimal(str(n)).normalize()
+    except InvalidOperation:
+        return str(n)
+    return format(d, "f") if d == d.to_integral() else str(d)
+
+
 def _h(image: dict | None) -> str:
-    return json.dumps(image, sort_keys=True) if image is not None else "<deleted>"
+    return json.dumps(_norm(image), sort_keys=True, default=str) if image is not None else "<deleted>"
 
 
 @dataclass
@@ -105,7 +135,11 @@ class DynamoDBReplicator:
                     continue  # the region's replication engine is down with it
                 touched |= self._read(r)
             for key in list(touched | self.diverged):
-                self._converge(key)
+                try:
+                    self._converge(key)
+                except Exception:  # noqa: BLE001 - one key must not stall the table; retried next round
+                    self.errors += 1
+                    log.warning("dynamodb replication of %s failed", key, exc_info=True)
                 if self._diverged(self.keys[key]):
                     self.diverged.add(key)
                 else:

@@ -163,8 +163,11 @@ class S3Replicator:
             self.first_seen.setdefault(ident, time.time())
             tags: dict[str, str] = {}
             if not v["IsDeleteMarker"]:
-                tags = {t["Key"]: t["Value"] for t in self.s3[region].get_object_tagging(
-                    Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"]).get("TagSet", [])}
+                try:
+                    tags = {t["Key"]: t["Value"] for t in self.s3[region].get_object_tagging(
+                        Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"]).get("TagSet", [])}
+                except ClientError:
+                    continue  # the version vanished (deleted): nothing to replicate
             rule = next((r for r in sorted(cfg["Rules"], key=lambda r: -r.get("Priority", 0))
                          if _rule_matches(r, v["Key"], tags)), None)
             if rule is None:
@@ -180,7 +183,16 @@ class S3Replicator:
                 continue
             if bucket in self.faults.paused_buckets or self.faults.link_cut(region, dest_region):
                 continue
-            self._copy(bucket, region, v, dest, dest_region, ident)
+            try:
+                self._copy(bucket, region, v, dest, dest_region, ident)
+            except ClientError as exc:
+                # One bad version must not stall the bucket. Gone before we copied it: FAILED, as S3
+                # reports a replication it cannot complete; anything else is retried next round.
+                self.errors += 1
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion", "404",
+                                                                 "NoSuchBucket"):
+                    self._set(ident, "FAILED")
+                log.warning("s3 replication of %s failed: %s", ident, exc)
 
     def _copy(self, bucket: str, region: str, v: dict, dest: str, dest_region: str,
               ident: tuple[str, str, str]) -> None:
