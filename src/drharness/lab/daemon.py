@@ -377,7 +377,9 @@ class Lab:
         def wait(cond: Any, what: str) -> None:
             while not cond():
                 if time.time() > deadline:
-                    raise ValueError(f"reset: timed out waiting for {what}")
+                    raise ValueError(f"reset: timed out waiting for {what} (dynamodb pending "
+                                     f"{self.ddb.pending()}, s3 backlog {self.s3.backlog()}, faults "
+                                     f"{self.faults.snapshot()['regions']})")
                 time.sleep(0.05)
 
         wait(lambda: self.aurora.failover_state is None, "a running failover to finish")
