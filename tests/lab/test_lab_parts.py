@@ -187,3 +187,23 @@ def test_s3_delete_marker_replicates_as_the_rule_says(clean_lab):
     wait_for(lambda: not present())
     markers = west.list_object_versions(Bucket=t.regions[W].bucket, Prefix=key).get("DeleteMarkers", [])
     assert markers, "the delete marker itself must be replicated"
+
+
+def test_deleting_one_item_in_both_regions_converges_and_leaves_nothing_pending(clean_lab):
+    """A delete of an already-deleted item writes no stream record: the replicator must not wait
+    for an echo that never comes (this once left a key 'pending' forever)."""
+    t = clean_lab.target
+    table = t.regions[E].table
+    key = {"pk": {"S": f"del-{uuid.uuid4().hex[:8]}"}}
+    t.client("dynamodb", E).put_item(TableName=table, Item={**key, "v": {"S": "x"}})
+    wait_for(lambda: t.client("dynamodb", W).get_item(TableName=table, Key=key).get("Item"))
+    clean_lab.control("/pause", {"kind": "dynamodb", "name": table, "paused": True})
+    try:
+        for r in (E, W):
+            t.client("dynamodb", r).delete_item(TableName=table, Key=key)
+        time.sleep(0.3)
+    finally:
+        clean_lab.control("/pause", {"kind": "dynamodb", "name": table, "paused": False})
+    wait_for(lambda: clean_lab.status()["dynamodb"]["pending"] == 0, timeout=10)
+    for r in (E, W):
+        assert "Item" not in t.client("dynamodb", r).get_item(TableName=table, Key=key, ConsistentRead=True)

@@ -89,6 +89,7 @@ class DynamoDBReplicator:
         self.keys: dict[str, _KeyState] = {}
         self.echoes: dict[tuple[str, str, str], Tag] = {}
         self.echo_keys: dict[tuple[str, str], int] = {}  # (region, key) -> echoes still to come back
+        self.echo_time: dict[tuple[str, str, str], float] = {}
         self.diverged: set[str] = set()  # keys whose regions do not all carry the winner's tag
         self.latencies_ms: list[tuple[float, str, float]] = []  # (t, receiving region, ms)
         self.applied = 0
@@ -134,6 +135,7 @@ class DynamoDBReplicator:
                 if self.faults.data_plane_down(r):
                     continue  # the region's replication engine is down with it
                 touched |= self._read(r)
+            self._expire_echoes()
             for key in list(touched | self.diverged):
                 try:
                     self._converge(key)
@@ -144,6 +146,18 @@ class DynamoDBReplicator:
                     self.diverged.add(key)
                 else:
                     self.diverged.discard(key)
+
+    def _expire_echoes(self, max_age_s: float = 30.0) -> None:
+        now = time.time()
+        for ident, t in list(self.echo_time.items()):
+            if now - t > max_age_s:
+                self.echo_time.pop(ident, None)
+                if self.echoes.pop(ident, None) is not None:
+                    left = self.echo_keys.get(ident[:2], 1) - 1
+                    if left > 0:
+                        self.echo_keys[ident[:2]] = left
+                    else:
+                        self.echo_keys.pop(ident[:2], None)
 
     def _read(self, region: str) -> set[str]:
         touched: set[str] = set()
@@ -161,6 +175,7 @@ class DynamoDBReplicator:
         key = json.dumps(d["Keys"], sort_keys=True)
         image = d.get("NewImage") if rec["eventName"] != "REMOVE" else None
         echo = self.echoes.pop((region, key, _h(image)), None)
+        self.echo_time.pop((region, key, _h(image)), None)
         if echo is not None:
             left = self.echo_keys.get((region, key), 1) - 1
             if left > 0:
@@ -180,7 +195,7 @@ class DynamoDBReplicator:
     def _converge(self, key: str) -> None:
         st = self.keys[key]
         for r in self.regions:
-            if st.region_tag.get(r) == st.winner or (r, key) in self.echo_keys:
+            if st.region_tag.get(r) == st.winner:
                 continue
             if self.table in self.faults.paused_tables or self.faults.link_cut(st.origin, r):
                 continue
@@ -191,6 +206,10 @@ class DynamoDBReplicator:
                 self.ddb[r].put_item(TableName=self.table, Item=st.image)
             self.echoes[(r, key, _h(st.image))] = st.winner
             self.echo_keys[(r, key)] = self.echo_keys.get((r, key), 0) + 1
+            self.echo_time[(r, key, _h(st.image))] = time.time()
+            # The write succeeded, so r holds the winner now. Its echo may never come (deleting an
+            # item that is already gone writes no stream record): don't wait for it to say so.
+            st.region_tag[r] = st.winner
             self.applied += 1
             self.latencies_ms.append((time.time(), r, (time.time() - st.winner[0]) * 1000.0))
             del self.latencies_ms[:-5000]
