@@ -147,16 +147,10 @@ def east_writer(lab):  # noqa: ANN001
 
 @then("both regions hold the same orders")
 def same_orders(lab):  # noqa: ANN001
-    t = lab.target
-    deadline = time.time() + 15
-    while True:
-        with t.pg(E) as a, t.pg(W) as b:
-            ka = {r[0] for r in a.execute("SELECT id FROM orders")}
-            kb = {r[0] for r in b.execute("SELECT id FROM orders")}
-        if ka == kb or time.time() > deadline:
-            break
-        time.sleep(0.2)
-    assert ka == kb, f"{len(ka ^ kb)} orders differ"
+    from drharness import consistency
+
+    res = consistency.check(lab.target, ["aurora"], tables=["orders"])["aurora"].to_dict()
+    assert res["ok"], res["detail"]
 
 
 def _resolver(t):  # noqa: ANN001, ANN202

@@ -38,15 +38,7 @@ def test_region_outage_drill_passes_with_rto_per_phase_and_failback(clean_lab, r
     assert (report_dir / "drill-report.md").read_text().startswith("# Drill report: region-outage")
     assert writer(t) == E
     # Both sides hold the same orders after failback (the re-seeded us-east-1 replicates again).
-    deadline = time.time() + 10
-    while True:
-        with t.pg(E) as a, t.pg(W) as b:
-            ka = {r[0] for r in a.execute("SELECT id FROM orders")}
-            kb = {r[0] for r in b.execute("SELECT id FROM orders")}
-        if ka == kb or time.time() > deadline:
-            break
-        time.sleep(0.2)
-    assert ka == kb
+    assert report["consistency"]["aurora"]["ok"], report["consistency"]["aurora"]
 
 
 def test_planned_switchover_loses_zero_acknowledged_writes(clean_lab, run_drill_once):
