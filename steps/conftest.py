@@ -228,3 +228,16 @@ def error_budget(ctx, pct):  # noqa: ANN001
     av = ctx["report"]["availability"]
     assert av["budget_consumed"] is not None
     assert av["budget_consumed"] * 100 < pct
+
+
+@then(parsers.parse("the {store} replication lag was measured"))
+def lag_measured(ctx, store):  # noqa: ANN001
+    lag = ctx["report"]["replication_lag_ms"].get(store) or {}
+    assert lag.get("p99") is not None, f"no {store} lag samples in the drill"
+
+
+@then(parsers.parse("the {store} replication lag p99 is under {threshold_ms:d} ms"))
+def lag_under(ctx, store, threshold_ms):  # noqa: ANN001
+    p99 = ctx["report"]["replication_lag_ms"][store]["p99"]
+    assert p99 < threshold_ms, f"{store} p99 {p99} ms"
+    assert next(c for c in ctx["report"]["checks"] if c["name"] == "replication_lag")["verdict"] == "pass"
