@@ -46,6 +46,13 @@ class LabHandle:
     def clear(self) -> dict:
         return self.control("/faults/clear", {})
 
+    def writer_region(self) -> str | None:
+        """The region moto's global cluster names as writer (asked through us-west-2)."""
+        t = self.target
+        gc = t.client("rds", t.secondary_region).describe_global_clusters(
+            GlobalClusterIdentifier=t.global_cluster_id)["GlobalClusters"][0]
+        return t.cluster_region(next(m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]))
+
     def reset(self) -> dict:
         return self.control("/reset", {"timeout": 60})
 

@@ -19,17 +19,12 @@ def ctx() -> dict[str, Any]:
     return {}
 
 
-def _writer(t) -> str:  # noqa: ANN001
-    gc = t.client("rds", W).describe_global_clusters(GlobalClusterIdentifier=t.global_cluster_id)["GlobalClusters"][0]
-    return t.cluster_region(next(m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]))
-
-
 @given("the two-region stack is healthy with us-east-1 as the writer")
 def healthy_stack(lab, ctx):  # noqa: ANN001
     lab.reset()
     ctx["lab"] = lab
     ctx["target"] = lab.target
-    assert _writer(ctx["target"]) == E
+    assert lab.writer_region() == E
 
 
 @when(parsers.parse('the "{scenario}" drill runs'))
@@ -142,7 +137,7 @@ def failback_time(ctx, minutes):  # noqa: ANN001
 
 @then("us-east-1 is the writer again")
 def east_writer(lab):  # noqa: ANN001
-    assert _writer(lab.target) == E
+    assert lab.writer_region() == E
 
 
 @then("both regions hold the same orders")

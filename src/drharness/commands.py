@@ -99,8 +99,7 @@ def _orchestrate(a: argparse.Namespace, kind: str) -> int:
     orch = Orchestrator(target, cfg, from_region=src)
     steps = FAILOVER_STEPS if kind == "failover" else FAILBACK_STEPS
     if a.dry_run:
-        orch.kind = kind
-        orch._guard()
+        getattr(orch, kind)()  # guardrails only: a dry run returns before any step
         plan = orch.plan(steps)
         if a.json:
             _json({"kind": kind, "from": orch.src, "to": orch.dst, "steps": plan})

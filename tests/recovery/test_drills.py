@@ -18,14 +18,7 @@ pytestmark = pytest.mark.lab
 E, W = "us-east-1", "us-west-2"
 
 
-def writer(t) -> str:  # noqa: ANN001
-    gc = t.client("rds", W).describe_global_clusters(GlobalClusterIdentifier=t.global_cluster_id)["GlobalClusters"][0]
-    arn = next(m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"])
-    return t.cluster_region(arn)
-
-
 def test_region_outage_drill_passes_with_rto_per_phase_and_failback(clean_lab, run_drill_once):
-    t = clean_lab.target
     report = run_drill_once("region-outage")
     report_dir = Path(report["_report_dir"])
     assert report["verdict"] == "pass", report["checks"]
@@ -36,7 +29,7 @@ def test_region_outage_drill_passes_with_rto_per_phase_and_failback(clean_lab, r
     assert report["failback"]["verdict"] == "pass"
     assert report["rpo"]["per_store"]["aurora"]["acknowledged"] > 0
     assert (report_dir / "drill-report.md").read_text().startswith("# Drill report: region-outage")
-    assert writer(t) == E
+    assert clean_lab.writer_region() == E
     # Both sides hold the same orders after failback (the re-seeded us-east-1 replicates again).
     assert report["consistency"]["aurora"]["ok"], report["consistency"]["aurora"]
 
@@ -84,7 +77,7 @@ def test_failover_refuses_an_unhealthy_secondary_unless_forced(clean_lab, tmp_pa
     cfg = OrchestratorConfig(mode="unplanned", confirmed=True, state_dir=str(tmp_path))
     with pytest.raises(Exception, match="not ready"):
         Orchestrator(t, cfg).failover()
-    assert writer(t) == E
+    assert clean_lab.writer_region() == E
 
 
 def test_aurora_writer_failure_recovers_in_region_without_loss(clean_lab, tmp_path):

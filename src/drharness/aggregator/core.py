@@ -93,16 +93,13 @@ class Aggregator:
                         "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000 END").fetchone()
                     lag_ms = float(row[0]) if row and row[0] is not None else None
         except psycopg.Error as exc:
-            kind = "writer" if region == self.writer_hint(region) else "cluster"
+            kind = "writer" if region == self.target.primary_region else "cluster"
             return CheckResult("aurora", False, f"Aurora {kind} unreachable ({type(exc).__name__})")
         role = "reader" if ro else "writer"
         if ro and lag_ms is not None and lag_ms > self.lag_threshold_ms:
             return CheckResult("aurora", False, f"Aurora reader lag {lag_ms:.0f} ms > {self.lag_threshold_ms:.0f} ms",
                                {"role": role, "lag_ms": lag_ms})
         return CheckResult("aurora", True, f"{role} ok", {"role": role, "lag_ms": lag_ms})
-
-    def writer_hint(self, region: str) -> str:
-        return self.target.primary_region
 
     def check_dynamodb(self, region: str) -> CheckResult:
         t = self.target.regions[region]

@@ -301,18 +301,12 @@ class Orchestrator:
         self._wait(lambda: self._sql_writer(self.dst), "aurora_promotion", f"{self.dst} accepting writes")
         return f"writer in {self.dst} ({'switchover' if self.cfg.mode == 'planned' else 'failover, data loss allowed'})"
 
-    def _resolver(self) -> TtlResolver:
-        region_of = {t.host: r for r, t in self.t.regions.items() if t.host}
-        return TtlResolver(self.t.dns.name, self.t.dns.resolver_host, self.t.dns.resolver_port,
-                           region_of=region_of)
-
     def step_dns(self, rec: StepRecord) -> str:
         """Health-check-driven: wait for the failover name to answer the new region (no Route 53 change API)."""
-        res = self._resolver()
+        res = TtlResolver.for_target(self.t)
 
         def points_to_dst() -> bool:
-            res._expires = 0.0  # ask the authoritative resolver, not our cache
-            return res.current_region() == self.dst
+            return res.current_region(fresh=True) == self.dst
 
         self._wait(points_to_dst, "dns", f"{self.t.dns.name} answering {self.dst}", every=0.1)
         return f"{self.t.dns.name} answers {self.dst} (health checks moved it; TTL {self.t.dns.ttl} s)"
@@ -336,12 +330,11 @@ class Orchestrator:
         from urllib.parse import urlsplit
 
         u = urlsplit(self.t.regions[self.dst].app_url)
-        res = self._resolver()
+        res = TtlResolver.for_target(self.t)
         oid = f"validate-{self.kind}-{self.run_id}"
 
         def attempt() -> str | None:
-            res._expires = 0.0
-            ip = res.resolve()
+            ip = res.resolve(fresh=True)
             if not ip:
                 return None
             try:

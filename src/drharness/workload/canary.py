@@ -85,9 +85,7 @@ class Canary:
         self.max_seconds = max_seconds
         self.stores = stores
         self.run_id = run_id or time.strftime("%H%M%S")
-        region_of = {t.host: r for r, t in target.regions.items() if t.host}
-        self.resolver = resolver or TtlResolver(target.dns.name, target.dns.resolver_host,
-                                                target.dns.resolver_port, region_of=region_of)
+        self.resolver = resolver or TtlResolver.for_target(target)
         self.seq = 0
         self.acked: dict[str, int] = dict.fromkeys(stores, 0)
         self._stop = threading.Event()

@@ -10,6 +10,7 @@ import dns.exception
 import dns.resolver
 
 from drharness.history import NULL_HISTORY, BaseHistory
+from drharness.target import Target
 
 
 class TtlResolver:
@@ -30,11 +31,19 @@ class TtlResolver:
         self._lock = threading.Lock()
         self.queries = 0
 
-    def resolve(self) -> str | None:
-        """The cached answer until its TTL runs out; then ask again (None if the resolver fails)."""
+    @classmethod
+    def for_target(cls, target: Target, history: BaseHistory = NULL_HISTORY, process: str = "prober") -> TtlResolver:
+        """The target's failover name through its resolver, answers mapped to the regions they serve."""
+        region_of = {t.host: r for r, t in target.regions.items() if t.host}
+        return cls(target.dns.name, target.dns.resolver_host, target.dns.resolver_port, history, process,
+                   region_of)
+
+    def resolve(self, fresh: bool = False) -> str | None:
+        """The cached answer until its TTL runs out; then ask again (None if the resolver fails).
+        ``fresh``: ask now, as a controller watching the authoritative answer does."""
         with self._lock:
             now = time.time()
-            if self._answer is not None and now < self._expires:
+            if not fresh and self._answer is not None and now < self._expires:
                 return self._answer
             try:
                 ans = self._r.resolve(self.name, "A")
@@ -50,6 +59,6 @@ class TtlResolver:
             self._answer = ip
             return ip
 
-    def current_region(self) -> str | None:
-        ip = self.resolve()
+    def current_region(self, fresh: bool = False) -> str | None:
+        ip = self.resolve(fresh)
         return self.region_of.get(ip) if ip else None

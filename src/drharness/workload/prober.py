@@ -30,9 +30,7 @@ class Prober:
         self.process = process
         u = urlsplit(target.regions[target.primary_region].app_url)
         self.scheme, self.port = u.scheme, u.port or (443 if u.scheme == "https" else 80)
-        region_of = {t.host: r for r, t in target.regions.items() if t.host}
-        self.resolver = TtlResolver(target.dns.name, target.dns.resolver_host, target.dns.resolver_port,
-                                    history, process, region_of)
+        self.resolver = TtlResolver.for_target(target, history, process)
         self.run_id = uuid.uuid4().hex[:8]
         self.count = 0
         self.done = 0  # completed probes (self.last is the latest)
