@@ -32,11 +32,16 @@ def planted(rows: int) -> set[int]:
 
 
 OURS = """
-import json, sys
+import json, sys, tracemalloc
 from drharness.consistency.pg import CompareOptions, TableRef, compare_tables
 dsn, a, b, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+trace = len(sys.argv) > 5 and sys.argv[5] == "trace"
+if trace:
+    tracemalloc.start()
 d = compare_tables(TableRef(dsn, a, "a"), TableRef(dsn, b, "b"), options=CompareOptions(workers=workers, max_keys=100))
-print(json.dumps({"status": d.status, "diffs": d.diffs, "keys": d.diff_keys, "stats": d.stats}))
+peak = round(tracemalloc.get_traced_memory()[1] / 2**20, 2) if trace else None
+print(json.dumps({"status": d.status, "diffs": d.diffs, "keys": d.diff_keys, "stats": d.stats,
+                  "tracemalloc_peak_mb": peak}))
 """
 
 WATERMARK = """
@@ -120,6 +125,13 @@ def main() -> int:
 
     record("drharness (4 workers/side)", [py, "-c", OURS, a.dsn, "drh_bench_a", "drh_bench_b", "4"], ours_keys)
     record("drharness (1 worker/side)", [py, "-c", OURS, a.dsn, "drh_bench_a", "drh_bench_b", "1"], ours_keys)
+    # Python heap peak (tracemalloc slows the run: its time is not the figure)
+    r = measure("drharness tracemalloc", [py, "-c", OURS, a.dsn, "drh_bench_a", "drh_bench_b", "4", "trace"])
+    doc = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+    runs.append({"tool": "drharness (4 workers/side) under tracemalloc", "seconds": round(r.seconds, 2),
+                 "peak_rss_mb": round(r.peak_rss_mb, 1), "tracemalloc_peak_mb": doc.get("tracemalloc_peak_mb"),
+                 "found_planted": {int(k) for k in doc.get("keys", [])} == want if doc else None})
+    print(dump(runs[-1]), file=sys.stderr)
     if a.reladiff:
         u = uri(a.dsn)
         cols = ["-c", "customer", "-c", "amount", "-c", "payload", "-c", "created_at"]

@@ -6,9 +6,12 @@ Run by hand against a lab of your own (not the shared .drharness/ one):
     DRHARNESS_LAB_STATE=/tmp/locust-lab/lab.json .venv/bin/python benchmarks/locust_bench.py
     DRHARNESS_LAB_STATE=/tmp/locust-lab/lab.json .venv/bin/drharness lab down
 
-What it measures, per (path, users): requests/s, p50/p95 (Locust's stats CSV), and the CPU used over
-the steady part of the run by the Locust process, the lab daemon (regional app + gateways + moto, one
-Python process) and the PostgreSQL processes (psutil). ``rps / locust_cpu_cores`` is requests/s per
+What it measures, per (mix, region, users): requests/s, p50/p95 (Locust's stats CSV), and the CPU used
+over the steady part of the run by the Locust process, the region's app process (API Gateway emulation +
+the Lambda handler, its own process since issue #7), the lab daemon (region gateways + moto + replicators,
+one Python process) and the PostgreSQL processes (psutil). Mixes: ``health`` (GET /health), ``read``
+(GET /orders/<id>), ``read-heavy`` and ``write-heavy`` (see load_config.MIXES); write mixes run against
+the writer region's app (us-east-1), since the us-west-2 replica refuses writes until promoted. ``rps / locust_cpu_cores`` is requests/s per
 generator core: what one Locust core can drive when it is not waiting on the app. A stub HTTP server
 (fixed answer, its own process) gives the generator's ceiling when the app is not the bottleneck.
 Think time is 0 (each user sends its next request as soon as the answer arrives).
@@ -24,6 +27,7 @@ import json
 import os
 import platform
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -101,31 +105,68 @@ def pg_cpu(pids: dict[str, int]) -> float:
     return sum(cpu_seconds(pid, children=True) for name, pid in pids.items() if name.startswith("postgres"))
 
 
-def measure(target: Target, path: str, users: int, seconds: float, warmup: float, pids: dict[str, int],
-            history: Path | None = None, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+def app_pids(state_file: Path) -> dict[str, int]:
+    """The regional app processes (children of labd), from the lab's control API."""
+    import urllib.request
+
+    url = json.loads(state_file.read_text())["control_url"] + "/status"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        apps = json.loads(r.read()).get("apps", {})
+    return {f"app-{r}": int(a["pid"]) for r, a in apps.items() if a.get("pid")}
+
+
+def measure(target: Target, mix: str, users: int, seconds: float, warmup: float, pids: dict[str, int],
+            history: Path | None = None, extra_env: dict[str, str] | None = None,
+            region: str = "us-west-2", state_file: Path | None = None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="locust-bench-"))
-    mix = {"/health": "health", "/orders/<id>": "read"}[path]
     run: HeadlessRun = start_headless(target, users=users, spawn_rate=max(1, users), seconds=seconds,
                                       csv_prefix=tmp / "b", mix=mix, think_time_s=(0.0, 0.0),
-                                      history_path=history, extra_env=extra_env)
-    # The steady window: after warm-up (import, spawn), until a second before the end.
+                                      history_path=history, extra_env=extra_env, host_region=region)
+
+    def sample() -> dict[str, float]:
+        return {"locust": cpu_seconds(run.master.pid, True), "app": cpu_seconds(pids.get(f"app-{region}", 0), False),
+                "labd": cpu_seconds(pids.get("labd", 0), False), "postgres": pg_cpu(pids),
+                "stub": cpu_seconds(pids.get("stub", 0), False)}
+
+    # The steady window starts once the app has started serving (on a loaded machine Locust's
+    # imports alone can take seconds) plus the warm-up, and ends a second early. Requests in the
+    # window are counted by the app itself; against the stub, Locust's own average is used.
+    started = time.monotonic()
+    first = app_requests(state_file, region)
+    while first is not None and time.monotonic() - started < seconds / 2 \
+            and (app_requests(state_file, region) or 0) <= first:
+        time.sleep(0.2)
     time.sleep(warmup)
     t0 = time.monotonic()
-    c0 = {"locust": cpu_seconds(run.master.pid, True), "labd": cpu_seconds(pids.get("labd", 0), False),
-          "postgres": pg_cpu(pids), "stub": cpu_seconds(pids.get("stub", 0), False)}
-    time.sleep(max(1.0, seconds - warmup - 1.0))
+    c0, n0 = sample(), app_requests(state_file, region)
+    time.sleep(max(1.0, seconds - (t0 - started) - 1.5))
     dt = time.monotonic() - t0
-    c1 = {"locust": cpu_seconds(run.master.pid, True), "labd": cpu_seconds(pids.get("labd", 0), False),
-          "postgres": pg_cpu(pids), "stub": cpu_seconds(pids.get("stub", 0), False)}
+    c1, n1 = sample(), app_requests(state_file, region)
     res = run.wait()
     cores = {k: round((c1[k] - c0[k]) / dt, 3) for k in c0}
+    steady_rps = round((n1 - n0) / dt, 1) if n0 is not None and n1 is not None else round(res.rps, 1)
     return {
-        "path": path, "users": users, "seconds": seconds, "rps": round(res.rps, 1), "p50_ms": res.p50_ms,
+        "mix": mix, "region": region, "users": users, "seconds": seconds, "rps": round(res.rps, 1),
+        "p50_ms": res.p50_ms,
         "p95_ms": res.p95_ms, "requests": res.requests, "failures": res.failures,
         "cpu_cores": cores,
-        "rps_per_locust_core": round(res.rps / cores["locust"], 1) if cores["locust"] > 0.01 else None,
+        "steady_rps": steady_rps, "steady_window_s": round(dt, 1),
+        "rps_per_locust_core": round((steady_rps or 0) / cores["locust"], 1) if cores["locust"] > 0.01 else None,
         "history": history is not None,
     }
+
+
+def app_requests(state_file: Path | None, region: str) -> int | None:
+    """Requests the region's app has served so far: its own counter, read straight from its gate
+    file (``lab/appserver.py``: pid, requests, errors, heartbeat at offset 64), not through labd's
+    control API, which answers late exactly when labd is busiest."""
+    if state_file is None:
+        return None
+    try:
+        gate = Path(json.loads(state_file.read_text())["pg"]["base"]) / f"app-{region}.gate"
+        return int(struct.unpack_from("<QQQQ", gate.read_bytes(), 64)[1])
+    except (OSError, KeyError, ValueError, struct.error):
+        return None
 
 
 def machine() -> dict[str, Any]:
@@ -141,6 +182,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--warmup", type=float, default=4.0)
     ap.add_argument("--users", default="1,10,30", help="comma-separated user counts")
+    ap.add_argument("--mixes", default="health,read,read-heavy,write-heavy",
+                    help="comma-separated mixes (write mixes go to the writer region's app)")
     ap.add_argument("--stub-users", default="10,30")
     ap.add_argument("--only", choices=("all", "lab", "stub"), default="all")
     ap.add_argument("--json", default=None, help="also write the raw figures here")
@@ -149,19 +192,23 @@ def main() -> int:
     if not state:
         sys.exit("set DRHARNESS_LAB_STATE to your own lab's state file (see the module docstring)")
     target = resolve_target("local")
-    pids = lab_pids(Path(state))
+    pids = {**lab_pids(Path(state)), **app_pids(Path(state))}
     info = machine()
     rows: list[dict[str, Any]] = []
     hist_dir = Path(tempfile.mkdtemp(prefix="locust-bench-h-"))
     if a.only in ("all", "lab"):
-        for path in ("/health", "/orders/<id>"):
-            for u in (int(x) for x in a.users.split(",")):
-                rows.append({"target": "lab us-west-2", **measure(target, path, u, a.seconds, a.warmup, pids)})
-                print(json.dumps(rows[-1]), flush=True)
         u = max(int(x) for x in a.users.split(","))
-        rows.append({"target": "lab us-west-2", **measure(target, "/health", u, a.seconds, a.warmup, pids,
-                                                          history=hist_dir / "lab.jsonl")})
+        w = target.secondary_region
+        # Write mixes last: the replicators then spend labd's CPU copying what they wrote for minutes.
+        rows.append({"target": f"lab {w}", **measure(target, "health", u, a.seconds, a.warmup, pids,
+                                                     history=hist_dir / "lab.jsonl", state_file=Path(state))})
         print(json.dumps(rows[-1]), flush=True)
+        for mix in sorted(a.mixes.split(","), key=lambda m: m.startswith("write")):
+            region = target.primary_region if mix.startswith("write") else target.secondary_region
+            for u in (int(x) for x in a.users.split(",")):
+                rows.append({"target": f"lab {region}", **measure(target, mix, u, a.seconds, a.warmup, pids,
+                                                                  region=region, state_file=Path(state))})
+                print(json.dumps(rows[-1]), flush=True)
     if a.only == "lab":
         return _print(rows, info, a.json)
 
@@ -178,7 +225,7 @@ def main() -> int:
         stub_users = [int(x) for x in a.stub_users.split(",")]
         runs = [(u, None) for u in stub_users] + [(max(stub_users), hist_dir / "stub.jsonl")]
         for u, hist in runs:
-            rows.append({"target": "stub", **measure(stub_target, "/health", u, a.seconds, a.warmup,
+            rows.append({"target": "stub", **measure(stub_target, "health", u, a.seconds, a.warmup,
                                                      {"stub": stub.pid}, history=hist,
                                                      extra_env={"DRHARNESS_LOAD_SEED": "0"})})
             print(json.dumps(rows[-1]), flush=True)
@@ -190,14 +237,14 @@ def main() -> int:
 
 def _print(rows: list[dict[str, Any]], info: dict[str, Any], json_path: str | None) -> int:
     info["loadavg_at_end"] = os.getloadavg()
-    print("\n| target | path | users | history | req/s | p50 ms | p95 ms | failures | CPU locust | CPU labd | "
-          "CPU postgres | CPU stub | req/s per locust core |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| target | mix | users | history | req/s (steady) | p50 ms | p95 ms | failures | CPU locust | CPU app | "
+          "CPU labd | CPU postgres | CPU stub | req/s per locust core |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         c = r["cpu_cores"]
-        print(f"| {r['target']} | {r['path']} | {r['users']} | {'on' if r['history'] else 'off'} | {r['rps']} | "
-              f"{r['p50_ms']} | {r['p95_ms']} | {r['failures']} | {c['locust']:.2f} | {c['labd']:.2f} | "
-              f"{c['postgres']:.2f} | {c['stub']:.2f} | {r['rps_per_locust_core']} |")
+        print(f"| {r['target']} | {r['mix']} | {r['users']} | {'on' if r['history'] else 'off'} | {r['steady_rps']} | "
+              f"{r['p50_ms']} | {r['p95_ms']} | {r['failures']} | {c['locust']:.2f} | {c['app']:.2f} | "
+              f"{c['labd']:.2f} | {c['postgres']:.2f} | {c['stub']:.2f} | {r['rps_per_locust_core']} |")
     print("\n" + json.dumps(info, indent=1))
     if json_path:
         Path(json_path).write_text(json.dumps({"machine": info, "rows": rows}, indent=1))

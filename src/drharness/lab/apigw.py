@@ -6,17 +6,23 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
-from drharness.lab.faults import Faults
+from drharness.lab.faults import RegionFault
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+class FaultSource(Protocol):
+    """Where the region's faults are read: labd's ``Faults`` or, in an app process, its gate."""
+
+    def region(self, region: str) -> RegionFault: ...
+
+
 class ApiGateway:
-    def __init__(self, region: str, handler: Handler, faults: Faults,
+    def __init__(self, region: str, handler: Handler, faults: FaultSource,
                  fenced: Callable[[], bool] | None = None) -> None:
         self.region = region
         self.fenced = fenced or (lambda: False)

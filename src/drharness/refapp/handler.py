@@ -1,16 +1,22 @@
 """Lambda handler of the regional orders app (API Gateway proxy integration, payload v1).
 
 Configuration comes from the Lambda environment: ``REGION``, ``DB_DSN``, ``TABLE_NAME``,
-``BUCKET_PREFIX`` (bucket = prefix-region, so every region runs identical settings) and optionally ``AWS_ENDPOINT_URL`` (the lab's region gateway).
+``BUCKET_PREFIX`` (bucket = prefix-region, so every region runs identical settings) and optionally ``AWS_ENDPOINT_URL`` (the lab's region gateway)
+and ``DB_POOL_SIZE`` (PostgreSQL connections kept open per app process, default 8).
+
+Connections are pooled, as in a warm Lambda: one PostgreSQL session per request (and a TCP
+handshake per AWS call) would cost more than the request itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -29,6 +35,78 @@ CREATE TABLE IF NOT EXISTS orders (
 STORES = ("aurora", "dynamodb", "s3")
 
 
+def db_conninfo(env: Mapping[str, str]) -> str:
+    """The PostgreSQL connection string, credentials included: the one place that decides them.
+    The password comes from the Secrets Manager secret ``DB_SECRET_ARN`` names (cached; see
+    refapp/secrets.py); it is called for every new pooled connection."""
+    from drharness.refapp.secrets import conninfo_with_secret
+
+    return conninfo_with_secret(env)
+
+
+class ConnectionLost(psycopg.OperationalError):
+    """A pooled session the server had dropped (psycopg's ``broken``)."""
+
+
+class ConnectionPool:
+    """A small bounded pool of autocommit connections (psycopg_pool is not a dependency).
+
+    A connection that failed is dropped, not returned, so a cut link or a promoted standby is
+    seen by the next request rather than hidden behind a stale session.
+    """
+
+    def __init__(self, conninfo: Any, max_size: int = 8, timeout_s: float = 3.0) -> None:
+        self.conninfo = conninfo  # str, or a callable returning one (fresh credentials per connect)
+        self.max_size = max_size
+        self.timeout_s = timeout_s
+        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(max_size)
+
+    def _connect(self) -> psycopg.Connection:
+        info = self.conninfo() if callable(self.conninfo) else self.conninfo
+        return psycopg.connect(info, autocommit=True, connect_timeout=2, options="-c statement_timeout=3000")
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        if not self._slots.acquire(timeout=self.timeout_s):
+            raise psycopg.OperationalError(f"no free connection in the pool after {self.timeout_s} s")
+        conn: psycopg.Connection | None = None
+        try:
+            while conn is None:
+                try:
+                    conn = self._idle.get_nowait()
+                except queue.Empty:
+                    conn = self._connect()
+                    break
+                if conn.closed or conn.broken:
+                    conn = None
+            yield conn
+        except BaseException as exc:
+            # A query error (a constraint, a read-only standby) leaves an autocommit session usable.
+            if conn is not None and conn.broken:
+                # The server dropped the session (restart, promotion, cut link): the idle ones are
+                # gone too.
+                conn.close()
+                conn = None
+                self.close()
+                raise ConnectionLost(str(exc)) from exc
+            if conn is not None and (not isinstance(exc, psycopg.Error) or isinstance(exc, psycopg.OperationalError)):
+                conn.close()
+                conn = None
+            raise
+        finally:
+            if conn is not None:
+                self._idle.put(conn)
+            self._slots.release()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
 def _resp(status: int, body: Any, region: str) -> dict[str, Any]:
     return {
         "statusCode": status,
@@ -41,9 +119,10 @@ class OrdersApp:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.region = env["REGION"]
         self.dsn = env["DB_DSN"]
+        self.pool = ConnectionPool(lambda: db_conninfo(env), int(env.get("DB_POOL_SIZE") or 8))
         self.table = env["TABLE_NAME"]
         self.bucket = env.get("BUCKET_NAME") or f"{env['BUCKET_PREFIX']}-{self.region}"
-        cfg = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1})
+        cfg = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}, max_pool_connections=64)
         kw: dict[str, Any] = {"region_name": self.region, "config": cfg}
         if env.get("AWS_ENDPOINT_URL"):
             kw["endpoint_url"] = env["AWS_ENDPOINT_URL"]
@@ -53,24 +132,21 @@ class OrdersApp:
         # replica (ready to be promoted); any other region is healthy only while it holds the writer,
         # so DNS leaves a region that lost the writer (fenced, or switched over).
         self.failover_role = env.get("FAILOVER_ROLE", "PRIMARY").upper()
-        self._local = threading.local()
 
     # ---- storage -----------------------------------------------------------------------------
-    def _db(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=2,
-                                   options="-c statement_timeout=3000")
-            self._local.conn = conn
-        return conn
-
     def _sql(self, sql: str, *args: Any) -> list[tuple]:
-        try:
-            cur = self._db().execute(sql, args or None)
-            return cur.fetchall() if cur.description else []
-        except psycopg.OperationalError:
-            self._local.conn = None
-            raise
+        for attempt in (1, 2):
+            try:
+                with self.pool.connection() as conn:
+                    cur = conn.execute(sql, args or None)
+                    return cur.fetchall() if cur.description else []
+            except ConnectionLost:
+                # A pooled session the server dropped while idle (restart, promotion): one retry on
+                # a new session, so the pool never turns a database that is back into an error. Every
+                # statement here is idempotent (reads, upserts by id).
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _write(self, store: str, order_id: str, payload: dict) -> None:
         doc = json.dumps({"id": order_id, "region": self.region, **payload}, sort_keys=True)
