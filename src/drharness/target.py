@@ -83,7 +83,10 @@ class Target:
                                options="-c statement_timeout=5000")
 
     def region_of_ip(self, ip: str) -> str | None:
-        return next((r for r, t in self.regions.items() if t.host == ip), None)
+        """The region a DNS answer of the failover name stands for: the lab answers A records (an
+        IP per region), AWS a CNAME to the region's API host (``dns_answer`` in the outputs)."""
+        want = (ip or "").rstrip(".").lower()
+        return next((r for r, t in self.regions.items() if t.host and t.host.rstrip(".").lower() == want), None)
 
     def other(self, region: str) -> str:
         return self.secondary_region if region == self.primary_region else self.primary_region
@@ -122,6 +125,8 @@ def from_lab(state_file: Path | None = None) -> Target:
         edge_url=st.edge_url, global_cluster_id=st.resources["global_cluster_id"], account_id=st.account_id,
         timing={"health_interval_s": prof["health_interval_s"], "failure_threshold": prof["failure_threshold"],
                 "dns_ttl": prof["dns_ttl"], "aggregator_period_s": prof["aggregator_period_s"],
+                "alarm_period_s": prof.get("alarm_period_s") or 60,
+                "alarm_datapoints": prof.get("dns_alarm_evaluation_periods", 1),
                 "r53_request_interval": prof["r53_request_interval"], "source": prof["source"]},
         profile=prof["name"], credentials={"aws_access_key_id": "lab", "aws_secret_access_key": "lab"},
         source=str(path),
@@ -205,6 +210,8 @@ def from_target_doc(t: dict[str, Any], env_dir: str) -> Target:
             timing={"health_interval_s": float(dns["health_check_request_interval"]),
                     "failure_threshold": int(dns["health_check_failure_threshold"]), "dns_ttl": int(dns["ttl"]),
                     "aggregator_period_s": float(t.get("aggregator_period_s", 60)),
+                    "alarm_period_s": float(dns.get("alarm_period_s", 60)),
+                    "alarm_datapoints": int(dns.get("alarm_datapoints_to_alarm", 1)),
                     "r53_request_interval": int(dns["health_check_request_interval"]),
                     "source": f"terraform outputs of {env_dir}"},
             profile="terraform", source=str(env_dir),

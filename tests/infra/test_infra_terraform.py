@@ -170,13 +170,55 @@ SCENARIOS = [
     "control-plane-impairment",
 ]
 TOP_KEYS = ["schema", "primary_region", "secondary_region", "account_id", "dns", "global_cluster_id",
-            "edge_url", "regions"]
+            "edge_url", "aggregator_period_s", "regions"]
 DNS_KEYS = ["zone_id", "zone_name", "record_name", "ttl", "health_check_request_interval",
-            "health_check_failure_threshold"]
-REGION_KEYS = ["app_url", "health_check_id", "aurora", "dynamodb_table", "s3_bucket", "lambda_function_name",
-               "sns_topic_arn", "fis_template_ids", "alarm_names"]
-AURORA_KEYS = ["cluster_id", "writer_endpoint", "reader_endpoint", "port", "database", "username", "secret_arn"]
-ALARM_KEYS = ["aurora_lag", "dynamodb_latency", "s3_latency", "region_health"]
+            "health_check_failure_threshold", "alarm_period_s", "alarm_datapoints_to_alarm"]
+REGION_KEYS = ["app_url", "health_check_id", "dns_answer", "aurora", "dynamodb_table", "s3_bucket",
+               "lambda_function_name", "sns_topic_arn", "fis_template_ids", "alarm_names"]
+AURORA_KEYS = ["cluster_id", "cluster_arn", "writer_endpoint", "reader_endpoint", "port", "database", "username",
+               "secret_arn"]
+ALARM_KEYS = ["aurora_lag", "dynamodb_latency", "s3_latency", "region_health", "dns_health"]
+# Read by the aws Target but deliberately not outputs: the resolver is the client's (env overrides).
+TARGET_OPTIONAL = {"resolver_host", "resolver_port"}
+# Which contract object each variable of drharness.target.from_target_doc holds.
+TARGET_VARS = {"t": TOP_KEYS, "dns": DNS_KEYS, "info": REGION_KEYS, "a": AURORA_KEYS}
+
+
+def target_reads(source: str) -> dict[str, set[str]]:
+    """Keys from_target_doc reads, per variable: ``var["key"]`` and ``var.get("key", ...)``."""
+    import ast
+
+    fn = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)
+              and n.name == "from_target_doc")
+    reads: dict[str, set[str]] = {v: set() for v in TARGET_VARS}
+    for node in ast.walk(fn):
+        var = key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            var, key = node.value.id, node.slice.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and isinstance(node.func.value, ast.Name) and node.args and isinstance(node.args[0], ast.Constant):
+            var, key = node.func.value.id, node.args[0].value
+        if var in reads and isinstance(key, str):
+            reads[var].add(key)
+    return reads
+
+
+def contract_gaps(source: str) -> list[str]:
+    return sorted(f"{var}[{key!r}]" for var, keys in target_reads(source).items() for key in keys
+                  if key not in TARGET_VARS[var] and key not in TARGET_OPTIONAL)
+
+
+def test_outputs_cover_every_field_the_aws_target_reads():
+    """Every key drharness.target.from_target_doc reads is in the contract this file asserts the
+    module outputs (TOP/DNS/REGION/AURORA_KEYS), so an aws Target never finds a field missing."""
+    source = (Path(__file__).resolve().parents[2] / "src" / "drharness" / "target.py").read_text()
+    reads = target_reads(source)
+    assert {"dns_answer", "health_check_id", "app_url"} <= reads["info"], reads  # the parser sees the reads
+    assert contract_gaps(source) == []
+    # Planted: a Target that reads a field the module does not output is caught.
+    planted = source.replace('host=info.get("dns_answer", ""))', 'host=info.get("dns_answer", ""), x=info["ip"])')
+    assert planted != source and contract_gaps(planted) == ["info['ip']"]
 
 ACCOUNT = "123456789012"
 
@@ -257,6 +299,8 @@ def _contract_asserts(zone_id: str = "Z0MOCKZONE0001") -> str:
         _assert(f'{t}.dns.zone_name == "drharness.example.com"', "dns.zone_name"),
         _assert(f"{t}.dns.ttl == 60 && {t}.dns.health_check_request_interval == 30 && "
                 f"{t}.dns.health_check_failure_threshold == 3", "dns timings"),
+        _assert(f"{t}.dns.alarm_period_s == 60 && {t}.dns.alarm_datapoints_to_alarm == 1 && "
+                f"{t}.aggregator_period_s == 60", "alarm and aggregator timings"),
         _assert(f'toset(keys({t}.regions)) == toset(["us-east-1", "us-west-2"])', "region keys"),
     ]
     for region in ["us-east-1", "us-west-2"]:
@@ -274,6 +318,10 @@ def _contract_asserts(zone_id: str = "Z0MOCKZONE0001") -> str:
             _assert(f'{r}.lambda_function_name == "drharness-app"', f"{region} function"),
             _assert(f'endswith({r}.s3_bucket, "-{region}")', f"{region} bucket is regional"),
             _assert(f'{r}.alarm_names.region_health == "drharness-region-health-{region}"', f"{region} alarm"),
+            _assert(f'{r}.alarm_names.dns_health == "drharness-dns-health-{region}"', f"{region} DNS alarm"),
+            _assert(f'length({r}.dns_answer) > 0 && !startswith({r}.dns_answer, "https://")',
+                    f"{region} dns_answer is a host name"),
+            _assert(f'strcontains({r}.aurora.cluster_arn, ":{region}:")', f"{region} cluster_arn is regional"),
         ]
     return "".join(out)
 

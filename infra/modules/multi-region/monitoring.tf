@@ -33,6 +33,7 @@ locals {
       region_health    = "${var.name_prefix}-region-health-${region}"
       peer_health      = "${var.name_prefix}-peer-health-${local.peer[key]}-from-${region}"
       route53_health   = "${var.name_prefix}-route53-health-${region}"
+      dns_health       = "${var.name_prefix}-dns-health-${region}"
     }
   }
 }
@@ -303,6 +304,54 @@ resource "aws_cloudwatch_metric_alarm" "peer_health_secondary" {
   statistic           = "Minimum"
   period              = 60
   evaluation_periods  = var.region_health_evaluation_periods
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_sns_topic.secondary.arn]
+  ok_actions          = [aws_sns_topic.secondary.arn]
+  tags                = local.tags
+}
+
+################################################################################
+# DNS view: the alarms the failover records' health checks follow (route53-failover.tf). BOTH live in
+# the secondary region and read what the secondary's aggregator publishes there, so that an outage of
+# the primary region can never leave the alarm that judges the primary without data (static
+# stability). Missing data is "missing": INSUFFICIENT_DATA, which Route 53 maps to
+# var.dns_health_insufficient_data_status (LastKnownStatus) instead of failing anything over.
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "dns_health_primary" {
+  provider = aws.secondary
+
+  alarm_name          = local.alarm_names.primary.dns_health
+  alarm_description   = "drharness aggregated health of ${var.primary_region} (seen from ${var.secondary_region}) below 1: the ${var.primary_region} failover record leaves DNS."
+  namespace           = "drharness"
+  metric_name         = "RegionHealthy"
+  dimensions          = { Region = var.primary_region }
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = var.dns_health_alarm_evaluation_periods
+  datapoints_to_alarm = var.dns_health_alarm_evaluation_periods
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_sns_topic.secondary.arn]
+  ok_actions          = [aws_sns_topic.secondary.arn]
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dns_health_secondary" {
+  provider = aws.secondary
+
+  alarm_name          = local.alarm_names.secondary.dns_health
+  alarm_description   = "drharness aggregated health of ${var.secondary_region} (seen from ${var.secondary_region}) below 1: the ${var.secondary_region} failover record leaves DNS."
+  namespace           = "drharness"
+  metric_name         = "RegionHealthy"
+  dimensions          = { Region = var.secondary_region }
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = var.dns_health_alarm_evaluation_periods
+  datapoints_to_alarm = var.dns_health_alarm_evaluation_periods
   comparison_operator = "LessThanThreshold"
   threshold           = 1
   treat_missing_data  = "missing"

@@ -11,6 +11,7 @@ locals {
       health_check_id = local.health_check_ids[key]
       aurora = {
         cluster_id      = local.aurora[key].cluster_id
+        cluster_arn     = local.aurora[key].cluster_arn
         writer_endpoint = local.aurora[key].writer_endpoint
         reader_endpoint = local.aurora[key].reader_endpoint
         port            = var.aurora_port
@@ -32,7 +33,17 @@ locals {
     ttl                            = var.dns_ttl
     health_check_request_interval  = var.health_check_request_interval
     health_check_failure_threshold = var.health_check_failure_threshold
+    # The DNS alarm each failover record's health check follows (monitoring.tf): behind the RTO floor.
+    alarm_period_s            = 60
+    alarm_datapoints_to_alarm = var.dns_health_alarm_evaluation_periods
   }
+
+  # Longest gap between two aggregator runs (rate() expressions; a cron() schedule is taken as 60 s).
+  aggregator_period_s = try(
+    tonumber(regex("^rate\\(([0-9]+) minutes?\\)$", var.aggregator_schedule_expression)[0]) * 60,
+    tonumber(regex("^rate\\(([0-9]+) hours?\\)$", var.aggregator_schedule_expression)[0]) * 3600,
+    60,
+  )
 
   # Read from the resources (not from local.alarm_names) so the contract only lists alarms that exist.
   contract_alarm_names = {
@@ -41,12 +52,14 @@ locals {
       dynamodb_latency = aws_cloudwatch_metric_alarm.dynamodb_latency_primary.alarm_name
       s3_latency       = aws_cloudwatch_metric_alarm.s3_latency_primary.alarm_name
       region_health    = aws_cloudwatch_metric_alarm.region_health_primary.alarm_name
+      dns_health       = aws_cloudwatch_metric_alarm.dns_health_primary.alarm_name
     }
     secondary = {
       aurora_lag       = aws_cloudwatch_metric_alarm.aurora_lag_secondary.alarm_name
       dynamodb_latency = aws_cloudwatch_metric_alarm.dynamodb_latency_secondary.alarm_name
       s3_latency       = aws_cloudwatch_metric_alarm.s3_latency_secondary.alarm_name
       region_health    = aws_cloudwatch_metric_alarm.region_health_secondary.alarm_name
+      dns_health       = aws_cloudwatch_metric_alarm.dns_health_secondary.alarm_name
     }
   }
 
@@ -61,24 +74,28 @@ locals {
   }
 
   drharness_target = {
-    schema            = "drharness.target/1"
-    primary_region    = var.primary_region
-    secondary_region  = var.secondary_region
-    account_id        = local.account_id
-    dns               = local.target_dns
-    global_cluster_id = aws_rds_global_cluster.this.id
-    edge_url          = "https://${aws_cloudfront_distribution.this.domain_name}"
+    schema              = "drharness.target/1"
+    primary_region      = var.primary_region
+    secondary_region    = var.secondary_region
+    account_id          = local.account_id
+    dns                 = local.target_dns
+    global_cluster_id   = aws_rds_global_cluster.this.id
+    edge_url            = "https://${aws_cloudfront_distribution.this.domain_name}"
+    aggregator_period_s = local.aggregator_period_s
     regions = {
       for key, region in local.regions : region => merge(local.target_regions_core[region], {
         fis_template_ids = local.fis_template_ids[key]
         alarm_names      = local.contract_alarm_names[key]
+        # What the failover name resolves to (through its CNAME) while this region serves: the
+        # harness maps DNS answers to regions with it.
+        dns_answer = local.failover_targets[key]
       })
     }
   }
 }
 
 output "drharness_target" {
-  description = "The aws Target contract (schema drharness.target/1): every address the harness needs, per region. Keys: schema, primary_region, secondary_region, account_id, dns{zone_id, zone_name, record_name, ttl, health_check_request_interval, health_check_failure_threshold}, global_cluster_id, edge_url, regions{<region>{app_url, health_check_id, aurora{cluster_id, writer_endpoint, reader_endpoint, port, database, username, secret_arn}, dynamodb_table, s3_bucket, lambda_function_name, sns_topic_arn, fis_template_ids{<scenario>}, alarm_names{aurora_lag, dynamodb_latency, s3_latency, region_health}}}."
+  description = "The aws Target contract (schema drharness.target/1): every address the harness needs, per region. Keys: schema, primary_region, secondary_region, account_id, dns{zone_id, zone_name, record_name, ttl, health_check_request_interval, health_check_failure_threshold, alarm_period_s, alarm_datapoints_to_alarm}, global_cluster_id, edge_url, aggregator_period_s, regions{<region>{app_url, health_check_id (the CALCULATED check of the failover record), dns_answer, aurora{cluster_id, cluster_arn, writer_endpoint, reader_endpoint, port, database, username, secret_arn}, dynamodb_table, s3_bucket, lambda_function_name, sns_topic_arn, fis_template_ids{<scenario>}, alarm_names{aurora_lag, dynamodb_latency, s3_latency, region_health, dns_health}}}."
   value       = local.drharness_target
 }
 
@@ -130,8 +147,13 @@ output "record_name" {
 }
 
 output "health_check_ids" {
-  description = "Route 53 health check id per region."
+  description = "Route 53 health check id per region: the CALCULATED check of the failover record (HTTP /health AND the aggregated verdict)."
   value       = { for key, region in local.regions : region => local.health_check_ids[key] }
+}
+
+output "http_health_check_ids" {
+  description = "Route 53 HTTPS /health check id per region (a child of the failover record's CALCULATED check)."
+  value       = { for key, region in local.regions : region => local.http_health_check_ids[key] }
 }
 
 output "app_urls" {
@@ -205,7 +227,7 @@ output "fis_template_ids" {
 }
 
 output "alarm_names" {
-  description = "CloudWatch alarm names per region (aurora_lag, dynamodb_latency, s3_latency, s3_pending, region_health, peer_health, route53_health; the route53_health alarms of both regions live in us-east-1)."
+  description = "CloudWatch alarm names per region (aurora_lag, dynamodb_latency, s3_latency, s3_pending, region_health, peer_health, route53_health, dns_health; the route53_health alarms of both regions live in us-east-1, the dns_health alarms of both regions in the secondary region)."
   value       = { for key, region in local.regions : region => local.alarm_names[key] }
 }
 

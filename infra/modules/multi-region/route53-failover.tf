@@ -54,8 +54,62 @@ resource "aws_route53_health_check" "secondary" {
   tags              = merge(local.tags, { Name = "${var.name_prefix}-${var.secondary_region}" })
 }
 
+################################################################################
+# The aggregated verdict in DNS: per region, a CLOUDWATCH_METRIC check on the region's DNS alarm
+# (monitoring.tf, in the secondary region) and a CALCULATED check that is healthy only while BOTH the
+# HTTP check above and the verdict are. The failover records use the CALCULATED checks, so DNS follows
+# the aggregator (e.g. an Aurora writer the app cannot see is gone) as well as the app's /health.
+################################################################################
+
+resource "aws_route53_health_check" "primary_verdict" {
+  provider = aws.primary
+
+  type                            = "CLOUDWATCH_METRIC"
+  cloudwatch_alarm_name           = aws_cloudwatch_metric_alarm.dns_health_primary.alarm_name
+  cloudwatch_alarm_region         = var.secondary_region
+  insufficient_data_health_status = var.dns_health_insufficient_data_status
+  reference_name                  = substr("${var.name_prefix}-verdict-${var.primary_region}", 0, 27)
+  tags                            = merge(local.tags, { Name = "${var.name_prefix}-${var.primary_region}-verdict" })
+}
+
+resource "aws_route53_health_check" "secondary_verdict" {
+  provider = aws.primary
+
+  type                            = "CLOUDWATCH_METRIC"
+  cloudwatch_alarm_name           = aws_cloudwatch_metric_alarm.dns_health_secondary.alarm_name
+  cloudwatch_alarm_region         = var.secondary_region
+  insufficient_data_health_status = var.dns_health_insufficient_data_status
+  reference_name                  = substr("${var.name_prefix}-verdict-${var.secondary_region}", 0, 27)
+  tags                            = merge(local.tags, { Name = "${var.name_prefix}-${var.secondary_region}-verdict" })
+}
+
+resource "aws_route53_health_check" "primary_failover" {
+  provider = aws.primary
+
+  type                   = "CALCULATED"
+  child_healthchecks     = [aws_route53_health_check.primary.id, aws_route53_health_check.primary_verdict.id]
+  child_health_threshold = 2
+  reference_name         = substr("${var.name_prefix}-failover-${var.primary_region}", 0, 27)
+  tags                   = merge(local.tags, { Name = "${var.name_prefix}-${var.primary_region}-failover" })
+}
+
+resource "aws_route53_health_check" "secondary_failover" {
+  provider = aws.primary
+
+  type                   = "CALCULATED"
+  child_healthchecks     = [aws_route53_health_check.secondary.id, aws_route53_health_check.secondary_verdict.id]
+  child_health_threshold = 2
+  reference_name         = substr("${var.name_prefix}-failover-${var.secondary_region}", 0, 27)
+  tags                   = merge(local.tags, { Name = "${var.name_prefix}-${var.secondary_region}-failover" })
+}
+
 locals {
+  # What the failover records use (the CALCULATED checks), and their HTTP children.
   health_check_ids = {
+    primary   = aws_route53_health_check.primary_failover.id
+    secondary = aws_route53_health_check.secondary_failover.id
+  }
+  http_health_check_ids = {
     primary   = aws_route53_health_check.primary.id
     secondary = aws_route53_health_check.secondary.id
   }
@@ -190,7 +244,7 @@ resource "aws_route53_record" "primary" {
   ttl             = var.dns_ttl
   records         = [local.failover_targets.primary]
   set_identifier  = "${var.name_prefix}-${var.primary_region}"
-  health_check_id = aws_route53_health_check.primary.id
+  health_check_id = aws_route53_health_check.primary_failover.id
 
   failover_routing_policy {
     type = "PRIMARY"
@@ -206,7 +260,7 @@ resource "aws_route53_record" "secondary" {
   ttl             = var.dns_ttl
   records         = [local.failover_targets.secondary]
   set_identifier  = "${var.name_prefix}-${var.secondary_region}"
-  health_check_id = aws_route53_health_check.secondary.id
+  health_check_id = aws_route53_health_check.secondary_failover.id
 
   failover_routing_policy {
     type = "SECONDARY"

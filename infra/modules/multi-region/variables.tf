@@ -362,9 +362,9 @@ variable "dynamodb_hash_key" {
 }
 
 variable "dynamodb_range_key" {
-  description = "Sort key (type S) of the orders table."
+  description = "Sort key (type S) of the orders table; null = none (the app and the canary key items by the partition key alone)."
   type        = string
-  default     = "sk"
+  default     = null
 }
 
 variable "dynamodb_deletion_protection" {
@@ -549,6 +549,28 @@ variable "region_health_evaluation_periods" {
   validation {
     condition     = var.region_health_evaluation_periods >= 1 && var.region_health_evaluation_periods <= 10
     error_message = "region_health_evaluation_periods must be between 1 and 10."
+  }
+}
+
+variable "dns_health_alarm_evaluation_periods" {
+  description = "1-minute periods of RegionHealthy < 1 (as published by the aggregator in the secondary region) before a region's record leaves DNS. The aggregator already confirms an unhealthy verdict with a second look before publishing it; keep this x 60 s within the Route 53 detection budget (health_check_request_interval x health_check_failure_threshold)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.dns_health_alarm_evaluation_periods >= 1 && var.dns_health_alarm_evaluation_periods <= 5 && floor(var.dns_health_alarm_evaluation_periods) == var.dns_health_alarm_evaluation_periods
+    error_message = "dns_health_alarm_evaluation_periods must be a whole number from 1 to 5."
+  }
+}
+
+variable "dns_health_insufficient_data_status" {
+  description = "Route 53 InsufficientDataHealthStatus of the CLOUDWATCH_METRIC health checks on the DNS alarms. LastKnownStatus (default): an alarm without data (aggregator or CloudWatch of the secondary region down) says nothing about the region judged, so it neither fails a healthy region out of DNS nor forgets a failure already seen; the HTTP child check still catches hard outages."
+  type        = string
+  default     = "LastKnownStatus"
+
+  validation {
+    condition     = contains(["Healthy", "Unhealthy", "LastKnownStatus"], var.dns_health_insufficient_data_status)
+    error_message = "dns_health_insufficient_data_status must be Healthy, Unhealthy or LastKnownStatus."
   }
 }
 

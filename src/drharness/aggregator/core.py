@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import ssl
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -58,6 +61,46 @@ def http_get(url: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
         conn.close()
 
 
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address already resolved (through the failover name, honouring its TTL), with
+    SNI and certificate verification for the *name*: what a browser does after its DNS lookup."""
+
+    def __init__(self, address: str, server_name: str, port: int = 443, timeout: float = 3.0,
+                 context: ssl.SSLContext | None = None) -> None:
+        super().__init__(server_name, port, timeout=timeout, context=context or ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class CertificateProblem(RuntimeError):
+    """The server's TLS certificate does not verify for the name: a configuration error, not a blip."""
+
+
+def connection_to(address: str, url: str, server_name: str, timeout: float = 3.0) -> http.client.HTTPConnection:
+    """A connection to ``address`` for a request to ``server_name``, over the scheme and port of
+    ``url`` (https: certificate verified for ``server_name``)."""
+    u = urlsplit(url)
+    if u.scheme == "https":
+        return PinnedHTTPSConnection(address, server_name, u.port or 443, timeout)
+    return http.client.HTTPConnection(address, u.port or 80, timeout=timeout)
+
+
+def request(conn: http.client.HTTPConnection, method: str, path: str, body: str | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request; the answer's headers match case-insensitively (API Gateway may lower-case
+    them); certificate failures become :class:`CertificateProblem` with the reason."""
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.headers, r.read()
+    except ssl.SSLCertVerificationError as exc:
+        raise CertificateProblem(f"TLS certificate of {getattr(conn, 'host', '?')} does not verify: "
+                                 f"{exc.verify_message or exc}") from None
+
+
 class Aggregator:
     def __init__(self, target: Target, history: BaseHistory = NULL_HISTORY, timeout_s: float = 2.0,
                  lag_threshold_ms: float = 1000.0) -> None:
@@ -66,6 +109,18 @@ class Aggregator:
         self.timeout_s = timeout_s
         self.lag_threshold_ms = lag_threshold_ms
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aggregator")
+        self._pg: dict[str, psycopg.Connection] = {}
+        self._pg_locks: dict[str, threading.Lock] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+
+    def client(self, service: str, region: str) -> Any:
+        """One boto3 client per service and region, reused (creating one costs more than the check)."""
+        key = (service, region)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = self.target.client(service, region, connect_timeout=self.timeout_s, attempts=1)
+            return self._clients[key]
 
     # ---- checks ----------------------------------------------------------------------------------
     def check_app(self, region: str) -> CheckResult:
@@ -82,16 +137,30 @@ class Aggregator:
             return CheckResult("app", False, f"HTTP {status}" + (f" ({bad})" if bad else ""), {"checks": bad})
         return CheckResult("app", True, "ok", {"served_by": headers.get("X-Region")})
 
+    def _pg_session(self, region: str) -> psycopg.Connection:
+        """A kept session per region (a scheduled aggregator runs every period: a new PostgreSQL
+        backend per check costs more than the check). A broken or closed one is replaced."""
+        conn = self._pg.get(region)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._pg[region] = self.target.pg(region, timeout=self.timeout_s)
+        return conn
+
     def check_aurora(self, region: str) -> CheckResult:
+        lock = self._pg_locks.setdefault(region, threading.Lock())
         try:
-            with self.target.pg(region, timeout=self.timeout_s) as c:
-                ro = c.execute("SELECT pg_is_in_recovery()").fetchone()[0]
-                lag_ms = None
-                if ro:
-                    row = c.execute(
-                        "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
-                        "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000 END").fetchone()
-                    lag_ms = float(row[0]) if row and row[0] is not None else None
+            with lock:
+                c = self._pg_session(region)
+                try:
+                    ro = c.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+                    lag_ms = None
+                    if ro:
+                        row = c.execute(
+                            "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+                            "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000 END").fetchone()
+                        lag_ms = float(row[0]) if row and row[0] is not None else None
+                except psycopg.Error:
+                    c.close()  # never reuse a session that failed: the next check reconnects
+                    raise
         except psycopg.Error as exc:
             kind = "writer" if region == self.target.primary_region else "cluster"
             return CheckResult("aurora", False, f"Aurora {kind} unreachable ({type(exc).__name__})")
@@ -104,7 +173,7 @@ class Aggregator:
     def check_dynamodb(self, region: str) -> CheckResult:
         t = self.target.regions[region]
         try:
-            d = self.target.client("dynamodb", region, connect_timeout=self.timeout_s, attempts=1)
+            d = self.client("dynamodb", region)
             st = d.describe_table(TableName=t.table)["Table"]["TableStatus"]
         except Exception as exc:  # noqa: BLE001 - any failure is a failed check with its reason
             return CheckResult("dynamodb", False, f"DynamoDB unreachable ({type(exc).__name__})")
@@ -113,7 +182,7 @@ class Aggregator:
     def check_s3(self, region: str) -> CheckResult:
         t = self.target.regions[region]
         try:
-            self.target.client("s3", region, connect_timeout=self.timeout_s, attempts=1).head_bucket(Bucket=t.bucket)
+            self.client("s3", region).head_bucket(Bucket=t.bucket)
         except Exception as exc:  # noqa: BLE001
             return CheckResult("s3", False, f"S3 unreachable ({type(exc).__name__})")
         return CheckResult("s3", True, "bucket ok")
@@ -121,7 +190,7 @@ class Aggregator:
     def check_lambda(self, region: str) -> CheckResult:
         t = self.target.regions[region]
         try:
-            fn = self.target.client("lambda", region, connect_timeout=self.timeout_s, attempts=1).get_function(
+            fn = self.client("lambda", region).get_function(
                 FunctionName=t.function)["Configuration"]
         except Exception as exc:  # noqa: BLE001
             return CheckResult("lambda", False, f"Lambda API unreachable ({type(exc).__name__})")
@@ -145,15 +214,15 @@ class Aggregator:
         futs = {r: self._pool.submit(self.evaluate_region, r) for r in self.target.regions}
         return {r: f.result() for r, f in futs.items()}
 
-    def publish(self, verdicts: dict[str, RegionVerdict]) -> dict[str, str]:
-        """drharness/RegionHealthy for every region, into each reachable region's CloudWatch."""
+    def publish(self, verdicts: dict[str, RegionVerdict], regions: list[str] | None = None) -> dict[str, str]:
+        """drharness/RegionHealthy for every region, into the CloudWatch of ``regions`` (default: every
+        region it can reach; a scheduled function publishes into its own region only)."""
         out = {}
         data = [{"MetricName": "RegionHealthy", "Value": 1.0 if v.healthy else 0.0,
                  "Dimensions": [{"Name": "Region", "Value": r}]} for r, v in verdicts.items()]
-        for region in self.target.regions:
+        for region in regions or list(self.target.regions):
             try:
-                self.target.client("cloudwatch", region, attempts=1).put_metric_data(Namespace="drharness",
-                                                                                     MetricData=data)
+                self.client("cloudwatch", region).put_metric_data(Namespace="drharness", MetricData=data)
                 out[region] = "published"
             except Exception as exc:  # noqa: BLE001 - a region down cannot take metrics; others still do
                 out[region] = f"failed: {type(exc).__name__}"

@@ -1,11 +1,13 @@
 """labd: the long-running lab process. Serves moto, the region gateways, the data-plane
-emulators, the apps, the edge and the control API; PostgreSQL runs as its own processes.
+emulators, the edge and the control API; PostgreSQL runs as its own processes, and each region's
+app as a child process of labd (appserver.py).
 
 Started by ``drharness lab up`` with a plan file; stopped by PID from ``lab down``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -20,11 +22,11 @@ import boto3
 import psycopg
 from werkzeug.wrappers import Request, Response
 
-from drharness.lab.apigw import ApiGateway
+from drharness.lab.alarms import AlarmEvaluator
+from drharness.lab.appserver import AppSpec, NotifyingFaults, RegionalApps, app_env
 from drharness.lab.aurora import AuroraGlobal, GlobalClusterError
 from drharness.lab.ddb_replicator import DynamoDBReplicator
 from drharness.lab.edge import EdgeProxy
-from drharness.lab.faults import Faults
 from drharness.lab.fis import Effect, FisExecutor
 from drharness.lab.gateway import RegionGateway
 from drharness.lab.httpserve import serve
@@ -36,9 +38,10 @@ from drharness.lab.interceptors import (
 )
 from drharness.lab.postgres import PgNode
 from drharness.lab.provision import ACCOUNT, provision
-from drharness.lab.route53 import HealthChecker, LabDNS, ZoneResolver
+from drharness.lab.route53 import HealthChecker, LabDNS, ZoneResolver, health_check_extras_hook
 from drharness.lab.s3_replicator import S3Replicator
-from drharness.refapp.handler import SCHEMA_SQL, OrdersApp
+from drharness.lab.scheduler import LabScheduler
+from drharness.refapp.handler import SCHEMA_SQL
 
 log = logging.getLogger("drharness.labd")
 
@@ -109,7 +112,7 @@ class Lab:
         self.plan = plan
         self.regions: list[str] = plan["regions"]
         self.primary = self.regions[0]
-        self.faults = Faults(tuple(self.regions))
+        self.faults = NotifyingFaults(tuple(self.regions))
         self.servers: list[Any] = []
         self.proxies: list[Any] = []
         self.started = time.time()
@@ -120,10 +123,24 @@ class Lab:
     def start(self) -> None:
         from moto.server import DomainDispatcherApplication, create_backend_app
 
+        class Dispatcher(DomainDispatcherApplication):
+            # moto re-lists its package directory for every request (~15 % of labd's CPU under
+            # load); host -> backend never changes while the lab runs.
+            get_backend_for_host = functools.lru_cache(maxsize=512)(
+                DomainDispatcherApplication.get_backend_for_host)
+
         p = self.plan
-        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.moto_app = Dispatcher(create_backend_app)
         self.servers.append(serve("127.0.0.1", p["ports"]["moto"], self.moto_app, "moto"))
         moto_url = f"http://127.0.0.1:{p['ports']['moto']}"
+        # The regional apps run in their own processes (appserver.py); started first, they import
+        # while the rest of the lab comes up.
+        self.apps = RegionalApps([AppSpec(r, p["hosts"][r], p["ports"]["app"], {**app_env(
+            r, self.primary, p["profile"]["names"], self.pg_dsn(r),
+            f"http://{p['hosts'][r]}:{p['ports']['gateway'][r]}"),
+            "DB_SECRET_ARN": f"{p['profile']['names']['prefix']}/aurora/master"}, str(Path(p["pg"]["base"]) / f"app-{r}.gate"))
+            for r in self.regions], self.faults, lambda r: self._reserved_concurrency(r) == 0,
+            Path(p["pg"]["base"])).start()
 
         nodes = {r: PgNode(f"aurora-{r}", r, Path(p["pg"]["nodes"][r]["datadir"]), p["pg"]["nodes"][r]["port"],
                            Path(p["pg"]["bin"])) for r in self.regions}
@@ -147,19 +164,32 @@ class Lab:
         # The S3 hooks see provisioning too (the replication configuration as PUT is kept).
         buckets = {f"{names['bucket_prefix']}-{r}": r for r in self.regions}
         self.s3 = S3Replicator(moto_url, buckets, self.faults, prof["s3_poll_s"])
+        self.r53_extras: dict[str, dict] = {}  # what moto drops from health checks (AlarmIdentifier, ...)
         for gw in self.gateways.values():
             gw.interceptors.append(s3_replication_config_interceptor(self.s3))
             gw.post.append(s3_replication_status_hook(self.s3))
-        self.resources = provision(endpoints, names, p["hosts"], p["ports"]["app"],
-                                   prof["r53_request_interval"], prof["failure_threshold"], prof["dns_ttl"],
-                                   self.primary)
+            gw.post.append(health_check_extras_hook(self.r53_extras))
+        if p.get("provision") == "terraform":
+            from drharness.lab.tfprovision import attach_terraform
+
+            self.resources = attach_terraform(self, endpoints)
+        else:
+            self.resources = provision(endpoints, names, p["hosts"], p["ports"]["app"],
+                                       prof["r53_request_interval"], prof["failure_threshold"], prof["dns_ttl"],
+                                       self.primary, profile=prof, pg_ports=p["ports"]["pg"])
         self._migrate(nodes[self.primary])
 
         self.ddb = DynamoDBReplicator(moto_url, tuple(self.regions), names["table"], self.faults,
                                       prof["ddb_poll_s"]).start()
         self.s3.start()
-        self.checker = HealthChecker(moto_url, prof["health_interval_s"] if prof["name"] == "fast" else None)
-        self.resolver = ZoneResolver(moto_url, self.checker)
+        checker_t, resolver_t = HealthChecker, ZoneResolver
+        if p.get("provision") == "terraform":
+            from drharness.lab.tfprovision import route53_types
+
+            checker_t, resolver_t = route53_types(self)
+        self.checker = checker_t(moto_url, prof["health_interval_s"] if prof["name"] == "fast" else None,
+                                 extras=self.r53_extras, region_reachable=lambda r: not self.faults.unreachable(r))
+        self.resolver = resolver_t(moto_url, self.checker)
         self.dns = LabDNS("127.0.0.1", p["ports"]["dns"], self.resolver).start()
 
         arn_of = lambda r: self.resources["regions"][r]["cluster_arn"]  # noqa: E731
@@ -167,22 +197,21 @@ class Lab:
             gw.interceptors += [self.fis.intercept, rds_interceptor(self.aurora, self.moto_app, arn_of),
                                 route53_interceptor(self.checker)]
 
-        self.apps: dict[str, ApiGateway] = {}
-        for r in self.regions:
-            env = {"REGION": r, "FAILOVER_ROLE": "PRIMARY" if r == self.primary else "SECONDARY",
-                   "TABLE_NAME": names["table"], "BUCKET_PREFIX": names["bucket_prefix"],
-                   "DB_DSN": self.pg_dsn(r), "AWS_ENDPOINT_URL": endpoints[r],
-                   "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
-            os.environ.setdefault("AWS_ACCESS_KEY_ID", "lab")
-            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "lab")
-            app = OrdersApp(env)
-            self.apps[r] = ApiGateway(r, app.handle, self.faults,
-                                      fenced=lambda r=r: self._reserved_concurrency(r) == 0)
-            self.servers.append(serve(p["hosts"][r], p["ports"]["app"], self.apps[r], f"app-{r}",
-                                      drop_gate=lambda r=r: self.faults.data_plane_down(r)))
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "lab")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "lab")
+        for gw in self.gateways.values():
+            gw.post.append(self.apps.lambda_hook)  # a fence (reserved concurrency) reaches the app at once
+        self.apps.sync()
+        self.apps.wait_ready()
         self.edge = EdgeProxy([f"http://{p['hosts'][r]}:{p['ports']['app']}" for r in self.regions])
         self.servers.append(serve("127.0.0.1", p["ports"]["edge"], self.edge, "edge"))
         self.checker.start()
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        self.alarms = AlarmEvaluator(lambda: {r: cloudwatch_backends[ACCOUNT][r] for r in self.regions},
+                                     prof.get("alarm_period_s")).start()
+        self.scheduler = LabScheduler(moto_url, tuple(self.regions), lambda r: not self.faults.data_plane_down(r),
+                                      prof["aggregator_period_s"] if prof["name"] == "fast" else None).start()
         self.lag = AuroraLagProbe(self.aurora)
         self.cw = {r: boto3.client("cloudwatch", region_name=r, endpoint_url=moto_url,
                                    aws_access_key_id="lab", aws_secret_access_key="lab") for r in self.regions}
@@ -315,11 +344,13 @@ class Lab:
             "dynamodb": self.ddb.status(),
             "s3": self.s3.status(),
             "health_checks": self.checker.status(),
+            "alarms": self.alarms.status(),
+            "schedules": self.scheduler.status(),
             "dns_queries": self.resolver.queries,
             "replication_lag_ms": {"aurora": _percentiles(pg_lat), "dynamodb": _percentiles(ddb_lat),
                                    "s3": _percentiles(s3_lat)},
             "gateways": {r: {"calls": g.calls, "rejected": g.rejected} for r, g in self.gateways.items()},
-            "apps": {r: {"requests": a.requests, "errors": a.errors} for r, a in self.apps.items()},
+            "apps": self.apps.status(),
             "edge": {"failovers": self.edge.failovers},
             "experiments": {i: e["state"] for i, e in self.fis.experiments.items()},
             "resources": self.resources,
@@ -362,6 +393,11 @@ class Lab:
             return {"stopped_experiments": stopped, "faults": self.faults.snapshot()}
         if path == "/reset" and method == "POST":
             return self.reset(float(body.get("timeout", 60)))
+        if path == "/alarms" and method == "POST":  # test switch: freeze (planted fault) / resync the evaluator
+            self.alarms.frozen = bool(body.get("frozen", False))
+            if body.get("resync"):
+                self.alarms.resync()
+            return self.alarms.status()
         if path == "/aurora/reseed" and method == "POST":
             return {"method": self.aurora.reseed(body["region"])}
         raise ValueError(f"no route {method} {path}")
@@ -373,6 +409,9 @@ class Lab:
         stopped = self.fis.stop_all("reset")
         self.faults.clear()
         self._unfence_functions()
+        self.apps.sync()
+        self.alarms.frozen = False
+        self.alarms.resync()  # states planted with SetAlarmState go back to what the data says
 
         def wait(cond: Any, what: str) -> None:
             while not cond():
@@ -397,6 +436,8 @@ class Lab:
         return {"stopped_experiments": stopped, "writer_region": self.aurora.writer_region}
 
     def shutdown(self) -> None:
+        if hasattr(self, "apps"):
+            self.apps.stop()
         for s in self.servers:
             try:
                 s.shutdown()

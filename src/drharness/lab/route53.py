@@ -4,12 +4,19 @@ moto stores zones, records and health checks but never probes and serves no DNS.
 probes each health check's endpoint every interval and flips after ``FailureThreshold``
 consecutive results; the DNS server answers the hosted zone from moto, choosing PRIMARY or
 SECONDARY by that status, with the record's TTL.
+
+Health check types: HTTP/HTTPS/TCP (probed), CLOUDWATCH_METRIC (the alarm's state, read in the
+alarm's region; no failure threshold, as in Route 53; ``InsufficientDataHealthStatus`` decides
+when the alarm has no data or its region cannot be read) and CALCULATED (``HealthThreshold`` of
+the children). moto drops ``AlarmIdentifier`` and ``InsufficientDataHealthStatus``: the gateway
+hook :func:`health_check_extras_hook` keeps them and answers them back.
 """
 
 from __future__ import annotations
 
 import http.client
 import logging
+import re
 import socket
 import threading
 import time
@@ -19,6 +26,7 @@ from typing import Any
 import boto3
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
+from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +42,91 @@ class CheckState:
     transitions: list[tuple[float, bool]] = field(default_factory=list)
 
 
+R53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
+EXTRA_FIELDS = ("AlarmIdentifier", "InsufficientDataHealthStatus")
+ALARM_POLL_S = 1.0  # how often a CLOUDWATCH_METRIC check reads its alarm (Route 53 follows alarm changes)
+
+
+def _extras_from_xml(body: bytes) -> dict[str, Any]:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return {}
+    out: dict[str, Any] = {}
+    for el in root.iter():
+        tag = el.tag.split("}")[-1]
+        if tag == "AlarmIdentifier":
+            out["AlarmIdentifier"] = {c.tag.split("}")[-1]: (c.text or "") for c in el}
+        elif tag == "InsufficientDataHealthStatus":
+            out["InsufficientDataHealthStatus"] = el.text or ""
+    return out
+
+
+def _extras_xml(extra: dict[str, Any]) -> str:
+    from xml.sax.saxutils import escape
+
+    xml = ""
+    ai = extra.get("AlarmIdentifier")
+    if ai:
+        xml += (f"<AlarmIdentifier><Region>{escape(ai.get('Region', ''))}</Region>"
+                f"<Name>{escape(ai.get('Name', ''))}</Name></AlarmIdentifier>")
+    if extra.get("InsufficientDataHealthStatus"):
+        xml += f"<InsufficientDataHealthStatus>{escape(extra['InsufficientDataHealthStatus'])}</InsufficientDataHealthStatus>"
+    return xml
+
+
+def health_check_extras_hook(extras: dict[str, dict[str, Any]]) -> Any:
+    """Gateway post-hook: keep what moto drops from CreateHealthCheck/UpdateHealthCheck
+    (AlarmIdentifier, InsufficientDataHealthStatus) and put it back in every health check answer."""
+    one = re.compile(r"^/2013-04-01/healthcheck/([^/]+)$")
+
+    def hook(call: Any, resp: Response) -> Response:
+        if call.service != "route53" or not call.path.startswith("/2013-04-01/healthcheck") \
+                or call.path.endswith("/status") or resp.status_code >= 300:
+            return resp
+        m = one.match(call.path)
+        if call.method == "DELETE" and m:
+            extras.pop(m.group(1), None)
+            return resp
+        body = resp.get_data()
+        if call.method == "POST":
+            sent = _extras_from_xml(call.body)
+            hid = m.group(1) if m else (re.search(rb"<Id>([^<]+)</Id>", body) or [b"", b""])[1].decode()
+            if sent and hid:
+                extras.setdefault(hid, {}).update(sent)
+        if not extras:
+            return resp
+
+        def inject(hc: re.Match) -> str:
+            text = hc.group(0)
+            idm = re.search(r"<Id>([^<]+)</Id>", text)
+            extra = extras.get(idm.group(1)) if idm else None
+            if not extra or "<AlarmIdentifier>" in text:
+                return text
+            return text.replace("<HealthCheckConfig>", "<HealthCheckConfig>" + _extras_xml(extra), 1)
+
+        new = re.sub(r"<HealthCheck>.*?</HealthCheck>", inject, body.decode(), flags=re.S)
+        out = Response(new, status=resp.status_code, headers=dict(resp.headers))
+        out.headers.pop("Content-Length", None)
+        return out
+
+    return hook
+
+
 class HealthChecker:
     def __init__(self, endpoint: str, interval_override_s: float | None = None,
-                 on_change: Any = None) -> None:
+                 on_change: Any = None, extras: dict[str, dict[str, Any]] | None = None,
+                 region_reachable: Any = None) -> None:
         kw: dict[str, Any] = {"endpoint_url": endpoint, "aws_access_key_id": "lab",
                               "aws_secret_access_key": "lab", "region_name": "us-east-1"}
         self.r53 = boto3.client("route53", **kw)
         self.cw: dict[str, Any] = {r: boto3.client("cloudwatch", **{**kw, "region_name": r})
                                    for r in ("us-east-1", "us-west-2")}
         self.interval_override_s = interval_override_s
+        self.extras = extras if extras is not None else {}
+        self.region_reachable = region_reachable or (lambda region: True)
         self.checks: dict[str, CheckState] = {}
         self.on_change = on_change
         self._stop = threading.Event()
@@ -62,17 +146,20 @@ class HealthChecker:
         seen = set()
         for hc in self.r53.list_health_checks().get("HealthChecks", []):
             seen.add(hc["Id"])
+            cfg = {**hc["HealthCheckConfig"], **self.extras.get(hc["Id"], {})}
             with self._lock:
                 st = self.checks.get(hc["Id"])
                 if st is None:
-                    self.checks[hc["Id"]] = CheckState(hc["Id"], hc["HealthCheckConfig"])
+                    self.checks[hc["Id"]] = CheckState(hc["Id"], cfg)
                 else:
-                    st.config = hc["HealthCheckConfig"]
+                    st.config = cfg
         with self._lock:
             for gone in set(self.checks) - seen:
                 del self.checks[gone]
 
     def interval(self, st: CheckState) -> float:
+        if st.config.get("Type") == "CLOUDWATCH_METRIC":
+            return min(ALARM_POLL_S, self.interval_override_s or ALARM_POLL_S)
         return self.interval_override_s or float(st.config.get("RequestInterval", 30))
 
     def _loop(self) -> None:
@@ -90,6 +177,12 @@ class HealthChecker:
                     continue
                 if now - st.last_checked >= self.interval(st):
                     st.last_checked = now
+                    if st.config.get("Type") == "CLOUDWATCH_METRIC":
+                        ok, why = self._alarm(st)
+                        st.last_result = why
+                        if ok != st.healthy:  # the alarm already did the counting: no FailureThreshold
+                            self._flip(st, ok)
+                        continue
                     ok, why = self.probe(st.config)
                     self._record(st, ok, why)
             for st in list(self.checks.values()):
@@ -98,8 +191,6 @@ class HealthChecker:
 
     def probe(self, cfg: dict) -> tuple[bool, str]:
         kind = cfg.get("Type", "HTTP")
-        if kind == "CLOUDWATCH_METRIC":
-            return self._alarm(cfg)
         host = cfg.get("IPAddress") or cfg.get("FullyQualifiedDomainName", "")
         port = int(cfg.get("Port", 80))
         timeout = min(2.0, self.interval_override_s or 2.0)
@@ -121,18 +212,33 @@ class HealthChecker:
         except (OSError, http.client.HTTPException) as exc:
             return False, f"Failure: {type(exc).__name__}: {exc}"
 
-    def _alarm(self, cfg: dict) -> tuple[bool, str]:
-        ident = cfg.get("AlarmIdentifier", {})
-        try:
-            alarms = self.cw[ident.get("Region", "us-east-1")].describe_alarms(
-                AlarmNames=[ident.get("Name", "")])["MetricAlarms"]
-        except Exception as exc:  # noqa: BLE001
-            return False, f"Failure: cannot read alarm: {exc}"
-        if not alarms or alarms[0]["StateValue"] == "INSUFFICIENT_DATA":
-            status = cfg.get("InsufficientDataHealthStatus", "LastKnownStatus")
-            return status != "Unhealthy", f"Alarm {ident.get('Name')} has insufficient data ({status})"
-        state = alarms[0]["StateValue"]
-        return state == "OK", f"Alarm {ident.get('Name')} is {state}"
+    def _alarm(self, st: CheckState) -> tuple[bool, str]:
+        """The alarm's state, read in the alarm's region. No data, or a region that cannot be read,
+        falls back to InsufficientDataHealthStatus (Healthy | Unhealthy | LastKnownStatus)."""
+        cfg = st.config
+        ident = cfg.get("AlarmIdentifier") or {}
+        region, name = ident.get("Region", "us-east-1"), ident.get("Name", "")
+        state, why = "INSUFFICIENT_DATA", "has insufficient data"
+        if not ident:
+            why = "is not configured (no AlarmIdentifier)"
+        elif not self.region_reachable(region) or region not in self.cw:
+            why = f"cannot be read ({region} unreachable)"
+        else:
+            try:
+                alarms = self.cw[region].describe_alarms(AlarmNames=[name])["MetricAlarms"]
+                if alarms:
+                    state = alarms[0]["StateValue"]
+                else:
+                    why = "does not exist"
+            except Exception as exc:  # noqa: BLE001 - unreadable is insufficient data
+                why = f"cannot be read ({type(exc).__name__})"
+        if state == "OK":
+            return True, f"Success: alarm {name} is OK"
+        if state == "ALARM":
+            return False, f"Failure: alarm {name} is in ALARM"
+        fallback = cfg.get("InsufficientDataHealthStatus") or "LastKnownStatus"
+        ok = st.healthy if fallback == "LastKnownStatus" else fallback == "Healthy"
+        return ok, f"{'Success' if ok else 'Failure'}: alarm {name} {why}; InsufficientDataHealthStatus {fallback}"
 
     def _record(self, st: CheckState, ok: bool, why: str) -> None:
         st.last_result = why

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import time
 import uuid
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from drharness.aggregator import Aggregator
-from drharness.aggregator.core import http_get
+from drharness.aggregator.core import connection_to, http_get, request
 from drharness.errors import BadInput, CheckFailed
 from drharness.history import NULL_HISTORY, BaseHistory
+from drharness.safety import audit
 from drharness.target import Target
 from drharness.workload.dnsclient import TtlResolver
 
@@ -34,6 +36,7 @@ BUDGETS = {"preflight": 30, "approval": 0, "decision": 240, "fence": 30, "aurora
            "validation": 50, "notify": 10}
 # The failover caps add up to the 15 min RTO target, the failback caps stay inside its 30 min target.
 assert sum(BUDGETS[s] for s in FAILOVER_STEPS) <= 900 and sum(BUDGETS[s] for s in FAILBACK_STEPS) <= 1800
+RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_SPECIFIC_ENV = {"AWS_ENDPOINT_URL", "DB_DSN", "FAILOVER_ROLE", "REGION", "BUCKET_NAME"}
 
 
@@ -109,9 +112,9 @@ class Orchestrator:
         f = self.state_file()
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"run_id": self.run_id, "kind": self.kind, "mode": self.cfg.mode,
-                                   "src": self.src, "dst": self.dst, "started": self.started,
-                                   "steps": {n: asdict(s) for n, s in self.steps.items()}}, indent=2))
+        tmp.write_text(json.dumps(audit.redact({  # step data holds e.g. Lambda environments: no secret on disk
+            "run_id": self.run_id, "kind": self.kind, "mode": self.cfg.mode, "src": self.src, "dst": self.dst,
+            "started": self.started, "steps": {n: asdict(s) for n, s in self.steps.items()}}), indent=2))
         os.replace(tmp, f)
 
     # ---- running a plan --------------------------------------------------------------------------
@@ -139,11 +142,14 @@ class Orchestrator:
                 rec.ended = time.time()
                 self._save()
                 self.history.complete(h, "fail", {"step": name, "detail": rec.detail}, self.dst)
+                audit.record(f"orchestrator.{self.kind}.{name}", result="failed", run=self.run_id, detail=rec.detail)
                 self._notify_event(f"{self.kind} step {name} FAILED: {rec.detail}")
                 raise StepFailed(f"{self.kind} step '{name}' failed: {rec.detail}") from exc
             rec.ended = time.time()
             self._save()
             self.history.complete(h, "ok", {"step": name, "detail": rec.detail, "seconds": rec.seconds}, self.dst)
+            audit.record(f"orchestrator.{self.kind}.{name}", result=rec.status, region=self.dst, run=self.run_id,
+                         detail=rec.detail)
         return self
 
     @staticmethod
@@ -180,6 +186,8 @@ class Orchestrator:
 
     # ---- guardrails ------------------------------------------------------------------------------
     def _guard(self) -> None:
+        if not RUN_ID_RE.fullmatch(self.run_id):  # it names the state file: no path tricks (docs/SECURITY.md)
+            raise BadInput(f"--run-id {self.run_id!r}: use letters, digits, '-' and '_' only (at most 64)")
         if self.cfg.require_confirmation and not self.cfg.confirmed and not self.cfg.dry_run:
             raise BadInput(f"refusing to run a {self.kind} against {self.t.name} without --yes")
         if self.cfg.allowed_regions and self.dst not in self.cfg.allowed_regions:
@@ -337,19 +345,17 @@ class Orchestrator:
             ip = res.resolve(fresh=True)
             if not ip:
                 return None
+            # https app URLs: TLS to the answer with the certificate verified for the failover name;
+            # a certificate that does not verify fails the step at once (CertificateProblem).
+            conn = connection_to(ip, u.geturl(), self.t.dns.name)
             try:
-                conn = http.client.HTTPConnection(ip, u.port, timeout=3)
-                conn.request("POST", "/orders", body=json.dumps({"id": oid}), headers={"Host": self.t.dns.name})
-                r = conn.getresponse()
-                r.read()
-                region = r.getheader("X-Region")
-                conn.request("GET", f"/orders/{oid}", headers={"Host": self.t.dns.name})
-                r2 = conn.getresponse()
-                r2.read()
+                s1, h1, _ = request(conn, "POST", "/orders", json.dumps({"id": oid}), {"Host": self.t.dns.name})
+                region = h1.get("X-Region")
+                s2, _, _ = request(conn, "GET", f"/orders/{oid}", headers={"Host": self.t.dns.name})
                 conn.close()
             except (OSError, http.client.HTTPException):
                 return None
-            return region if r.status == 201 and r2.status == 200 and region == self.dst else None
+            return region if s1 == 201 and s2 == 200 and region == self.dst else None
 
         region = self._wait(attempt, "validation", "a validated write through DNS", every=0.2)
         return f"write+read {oid} through {self.t.dns.name} served by {region}"

@@ -1,8 +1,11 @@
 """Worst-case RTO / RPO budgets computed from the Terraform configuration alone.
 
-RTO = detection (Route 53 ``health_check_request_interval`` x ``health_check_failure_threshold``
-+ one period of ``aggregator_schedule_expression``) + decision + DNS (``dns_ttl``) + Aurora
-promotion + warmup + validation. Decision, promotion, warmup and validation are the orchestrator's
+RTO = detection (Route 53 + one period of ``aggregator_schedule_expression``) + decision + DNS
+(``dns_ttl``) + Aurora promotion + warmup + validation. The Route 53 term is the failover record's
+health check: ``health_check_request_interval`` x ``health_check_failure_threshold`` for the HTTP
+check, or, when the record's check is CALCULATED over a CLOUDWATCH_METRIC check (DNS follows the
+aggregated verdict), the later of that and the alarm's evaluation (``period`` x
+``datapoints_to_alarm``): the verdict reaches DNS one aggregator period (its own term) plus that. Decision, promotion, warmup and validation are the orchestrator's
 step budgets (``drharness.orchestrator.core.BUDGETS``) unless the configuration declares a variable
 ``<step>_budget_seconds`` / ``<step>_seconds`` (Aurora also ``aurora_failover_seconds``).
 
@@ -155,6 +158,50 @@ def _step_term(root: Scope, step: str, label: str, extra: tuple[str, ...] = ()) 
     return Term(label, float(_budgets()[step]), STEP_SOURCE.format(step=step))
 
 
+_ALARM_REF = re.compile(r"aws_cloudwatch_metric_alarm\.([A-Za-z0-9_-]+)\.")
+
+
+def verdict_alarm_term(root: Scope) -> Term | None:
+    """The slowest CloudWatch alarm a CLOUDWATCH_METRIC Route 53 health check follows (period x
+    datapoints_to_alarm, else evaluation_periods), or None when no health check follows an alarm."""
+    labels: set[str] = set()
+    for s in root.walk():
+        for f in s.files:
+            for lb, body in f.blocks("resource"):
+                if lb[0] == "aws_route53_health_check" and "CLOUDWATCH_METRIC" in str(body.get("type", "")):
+                    labels.update(_ALARM_REF.findall(str(body.get("cloudwatch_alarm_name", ""))))
+    if not labels:
+        return None
+    worst: Term | None = None
+    for s in root.walk():
+        for f in s.files:
+            for lb, body in f.blocks("resource"):
+                if lb[0] != "aws_cloudwatch_metric_alarm" or lb[1] not in labels:
+                    continue
+                ln = f.header_line("resource", lb)
+                vals: dict[str, tuple[float, str, bool]] = {}
+                for attr in ("period", "datapoints_to_alarm", "evaluation_periods"):
+                    if attr not in body:
+                        continue
+                    r = s.evaluate(body[attr], attr)
+                    try:
+                        vals[attr] = (float(r.value), r.source, not r.resolved)
+                    except (TypeError, ValueError):
+                        vals[attr] = (float("nan"), r.source, True)
+                period = vals.get("period", (60.0, "default", False))
+                points = vals.get("datapoints_to_alarm") or vals.get("evaluation_periods") or (1.0, "default", False)
+                assumed = period[2] or points[1] == "default" or points[2] or period[0] != period[0] \
+                    or points[0] != points[0]
+                secs = 300.0 * 5 if assumed else period[0] * points[0]
+                src = (f"alarm {lb[1]} ({s.rel(f.path)}:{ln}) period {period[0]:g} s [{period[1]}] x "
+                       f"datapoints {points[0]:g} [{points[1]}]")
+                if assumed:
+                    src = f"UNRESOLVED {src} -> assumed {secs:g}"
+                if worst is None or secs > worst.seconds:
+                    worst = Term("detection.verdict_alarm", secs, src, assumed)
+    return worst
+
+
 def rto_terms(root: Scope) -> tuple[list[Term], Term]:
     """The RTO terms and the target (as a Term, for its source)."""
     def hc(attr: str) -> list[Resolution]:
@@ -169,9 +216,17 @@ def rto_terms(root: Scope) -> tuple[list[Term], Term]:
 
     iv, isrc, ia = term("interval", "health_check_request_interval", hc("request_interval"))
     th, tsrc, ta = term("threshold", "health_check_failure_threshold", hc("failure_threshold"))
-    terms = [Term("detection.route53_health_check", iv * th,
-                  f"health_check_request_interval {iv:g} s [{isrc}] x health_check_failure_threshold {th:g} "
-                  f"[{tsrc}]", ia or ta)]
+    route53 = Term("detection.route53_health_check", iv * th,
+                   f"health_check_request_interval {iv:g} s [{isrc}] x health_check_failure_threshold {th:g} "
+                   f"[{tsrc}]", ia or ta)
+    alarm = verdict_alarm_term(root)
+    if alarm is not None and alarm.seconds > route53.seconds:
+        route53 = Term(route53.name, alarm.seconds, f"{alarm.source} (later than the HTTP check: "
+                                                    f"{route53.source})", alarm.assumed or route53.assumed)
+    elif alarm is not None:
+        route53 = Term(route53.name, route53.seconds, f"{route53.source}; the verdict alarm ({alarm.source}) "
+                                                      f"is not later", route53.assumed or alarm.assumed)
+    terms = [route53]
 
     sched = lookup(root, "aggregator_schedule_expression", convert=str, pick=lambda g, key: g[0],
                    fallback=_resource_attr(root, "aws_scheduler_schedule", "schedule_expression",

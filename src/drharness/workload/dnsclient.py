@@ -7,6 +7,7 @@ import threading
 import time
 
 import dns.exception
+import dns.rdatatype
 import dns.resolver
 
 from drharness.history import NULL_HISTORY, BaseHistory
@@ -30,6 +31,7 @@ class TtlResolver:
         self._expires = 0.0
         self._lock = threading.Lock()
         self.queries = 0
+        self._chain_region: dict[str, str] = {}  # answer IP -> region whose host the chain named
 
     @classmethod
     def for_target(cls, target: Target, history: BaseHistory = NULL_HISTORY, process: str = "prober") -> TtlResolver:
@@ -53,12 +55,41 @@ class TtlResolver:
             ip = ans[0].to_text()
             ttl = int(ans.rrset.ttl) if ans.rrset is not None else 0
             self._expires = now + ttl
+            self._note_chain(ip, ans)
             if ip != self._answer:
                 self.history.append(self.process, "ok", "dns", {
-                    "name": self.name, "answer": ip, "ttl": ttl, "region": self.region_of.get(ip)})
+                    "name": self.name, "answer": ip, "ttl": ttl, "region": self.region_for(ip)})
             self._answer = ip
             return ip
 
+    def _note_chain(self, ip: str, ans: dns.resolver.Answer) -> None:
+        """On AWS the failover name is a CNAME (or alias) to a regional host, not a lab IP: remember
+        which region's host the chain went through, so the IP maps to the region that served it."""
+        if ip in self.region_of:
+            return
+        names = {str(ans.canonical_name).rstrip(".").lower()}
+        for rrset in ans.response.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME:
+                names |= {r.target.to_text().rstrip(".").lower() for r in rrset}
+        for host, region in list(self.region_of.items()):
+            if host.rstrip(".").lower() in names:
+                self._chain_region[ip] = region
+                return
+        # An alias answers A records directly: resolve each region's host and compare addresses.
+        for host, region in list(self.region_of.items()):
+            if not host or host.replace(".", "").isdigit():
+                continue
+            try:
+                if ip in {r.to_text() for r in self._r.resolve(host, "A")}:
+                    self._chain_region[ip] = region
+                    return
+            except (dns.exception.DNSException, OSError):
+                continue
+
+    def region_for(self, ip: str | None) -> str | None:
+        if not ip:
+            return None
+        return self.region_of.get(ip) or self._chain_region.get(ip)
+
     def current_region(self, fresh: bool = False) -> str | None:
-        ip = self.resolve(fresh)
-        return self.region_of.get(ip) if ip else None
+        return self.region_for(self.resolve(fresh))

@@ -1,0 +1,221 @@
+"""EventBridge Scheduler that fires, and the Lambda runtime it fires into (moto Scheduler never fires).
+
+Schedules are read from moto as Terraform or provisioning stored them; every ENABLED ``rate()``
+schedule whose target is a Lambda function invokes that function's handler in-process, with the
+function's environment and the schedule's ``Input`` as the event, the way the Lambda service would.
+The handler is loaded by the name in the function's configuration (``module.function``), so the
+lab never imports the harness: it runs whatever the stack deployed.
+
+A schedule in a region whose data plane is down does not fire (that region's Lambda service is
+down with it). The fast profile fires at ``period_override_s`` instead of the stored rate, as it
+probes health checks faster than their ``RequestInterval``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+log = logging.getLogger(__name__)
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_UNIT = {"minute": 60, "hour": 3600, "day": 86400}
+MAX_IN_FLIGHT = 8  # per schedule (Lambda runs overlapping invocations; this bounds the threads)
+
+
+def rate_seconds(expr: str) -> float | None:
+    m = _RATE.match(expr.strip())
+    return float(int(m.group(1)) * _UNIT[m.group(2).rstrip("s")]) if m else None
+
+
+class _Context:
+    """The subset of the Lambda context object handlers use."""
+
+    def __init__(self, name: str, arn: str, timeout_s: float) -> None:
+        self.function_name = name
+        self.invoked_function_arn = arn
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 512
+        self._deadline = time.time() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+class InProcessRuntime:
+    """Runs Lambda handlers in this process. Environment variables are process-wide, so an
+    invocation sets its function's variables only while no running invocation needs a different
+    value for one of them (the lab's scheduled functions share their values)."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._active: dict[str, tuple[str, int]] = {}  # var -> (value, users)
+        self._saved: dict[str, str | None] = {}
+
+    def _acquire(self, env: dict[str, str]) -> None:
+        with self._cv:
+            while any(k in self._active and self._active[k][0] != v for k, v in env.items()):
+                self._cv.wait(0.5)
+            for k, v in env.items():
+                if k in self._active:
+                    self._active[k] = (v, self._active[k][1] + 1)
+                else:
+                    self._saved[k] = os.environ.get(k)
+                    os.environ[k] = v
+                    self._active[k] = (v, 1)
+
+    def _release(self, env: dict[str, str]) -> None:
+        with self._cv:
+            for k in env:
+                v, users = self._active[k]
+                if users > 1:
+                    self._active[k] = (v, users - 1)
+                    continue
+                del self._active[k]
+                old = self._saved.pop(k, None)
+                if old is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = old
+            self._cv.notify_all()
+
+    def invoke(self, handler: str, env: dict[str, str], event: dict[str, Any], name: str = "", arn: str = "",
+               timeout_s: float = 60.0) -> Any:
+        module_name, _, func_name = handler.rpartition(".")
+        func = getattr(importlib.import_module(module_name), func_name)
+        self._acquire(env)
+        try:
+            return func(event, _Context(name, arn, timeout_s))
+        finally:
+            self._release(env)
+
+
+@dataclass
+class ScheduleState:
+    name: str
+    region: str
+    period_s: float
+    target_arn: str
+    input: dict[str, Any]
+    next_due: float
+    in_flight: int = 0
+    invocations: int = 0
+    errors: int = 0
+    skipped: int = 0
+    last_error: str | None = None
+    last_seconds: float | None = None
+    last_result: Any = None
+    durations: list[float] = field(default_factory=list)
+
+
+class LabScheduler:
+    """Fires the rate() schedules stored in moto into :class:`InProcessRuntime`."""
+
+    def __init__(self, moto_url: str, regions: tuple[str, ...], region_up: Callable[[str], bool],
+                 period_override_s: float | None = None, runtime: InProcessRuntime | None = None) -> None:
+        kw: dict[str, Any] = {"endpoint_url": moto_url, "aws_access_key_id": "lab",
+                              "aws_secret_access_key": "lab"}
+        self.sched = {r: boto3.client("scheduler", region_name=r, **kw) for r in regions}
+        self.lam = {r: boto3.client("lambda", region_name=r, **kw) for r in regions}
+        self.region_up = region_up
+        self.period_override_s = period_override_s
+        self.runtime = runtime or InProcessRuntime()
+        self.schedules: dict[tuple[str, str], ScheduleState] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+
+    def start(self) -> LabScheduler:
+        self.refresh()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
+
+    def refresh(self) -> None:
+        seen = set()
+        for region, c in self.sched.items():
+            for item in c.list_schedules().get("Schedules", []):
+                s = c.get_schedule(Name=item["Name"], GroupName=item.get("GroupName", "default"))
+                period = rate_seconds(s.get("ScheduleExpression", ""))
+                if s.get("State") != "ENABLED" or period is None or ":lambda:" not in s["Target"]["Arn"]:
+                    continue
+                key = (region, s["Name"])
+                seen.add(key)
+                try:
+                    event = json.loads(s["Target"].get("Input") or "{}")
+                except ValueError:
+                    event = {}
+                with self._lock:
+                    st = self.schedules.get(key)
+                    eff = self.period_override_s or period
+                    if st is None:
+                        self.schedules[key] = ScheduleState(s["Name"], region, eff, s["Target"]["Arn"], event,
+                                                            next_due=time.time())
+                    else:
+                        st.period_s, st.target_arn, st.input = eff, s["Target"]["Arn"], event
+        with self._lock:
+            for gone in set(self.schedules) - seen:
+                del self.schedules[gone]
+
+    def _loop(self) -> None:
+        last_refresh = time.time()
+        while not self._stop.wait(0.05):
+            now = time.time()
+            if now - last_refresh > 5.0:
+                last_refresh = now
+                try:
+                    self.refresh()
+                except Exception:  # noqa: BLE001
+                    log.exception("schedule refresh failed")
+            for st in list(self.schedules.values()):
+                if now < st.next_due:
+                    continue
+                st.next_due += st.period_s
+                if st.next_due < now:  # fell behind (a pause): keep the rate, don't burst
+                    st.next_due = now + st.period_s
+                if not self.region_up(st.region) or st.in_flight >= MAX_IN_FLIGHT:
+                    st.skipped += 1
+                    continue
+                st.in_flight += 1
+                threading.Thread(target=self._fire, args=(st,), name=f"invoke-{st.name}", daemon=True).start()
+
+    def _fire(self, st: ScheduleState) -> None:
+        t0 = time.time()
+        try:
+            name = st.target_arn.split(":function:")[-1].split(":")[0]
+            cfg = self.lam[st.region].get_function_configuration(FunctionName=name)
+            env = (cfg.get("Environment") or {}).get("Variables", {})
+            st.last_result = self.runtime.invoke(cfg["Handler"], env, dict(st.input), name, cfg["FunctionArn"],
+                                                 float(cfg.get("Timeout", 60)))
+            st.last_error = None
+        except Exception as exc:  # noqa: BLE001 - a failed invocation is counted, like Lambda Errors
+            st.errors += 1
+            error = f"{type(exc).__name__}: {exc}"
+            if error != st.last_error:  # once per distinct error, not once per period
+                log.warning("scheduled invocation %s (%s) failed: %s", st.name, st.region, error)
+            st.last_error = error
+        finally:
+            st.invocations += 1
+            st.last_seconds = round(time.time() - t0, 3)
+            st.durations.append(st.last_seconds)
+            del st.durations[:-100]
+            st.in_flight -= 1
+
+    def status(self) -> dict[str, Any]:
+        return {f"{r}/{n}": {"period_s": s.period_s, "invocations": s.invocations, "errors": s.errors,
+                             "skipped": s.skipped, "last_error": s.last_error, "last_seconds": s.last_seconds}
+                for (r, n), s in self.schedules.items()}
