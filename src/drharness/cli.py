@@ -36,7 +36,7 @@ def cmd_lab_up(a: argparse.Namespace) -> int:
     from drharness.lab.manager import lab_up
 
     with console.status(f"starting the local lab (profile {a.profile}) ..."):
-        st = lab_up(a.profile, dns_port=a.dns_port, edge_port=a.edge_port)
+        st = lab_up(a.profile, dns_port=a.dns_port, edge_port=a.edge_port, provision=a.provision)
     console.print(f"[green]lab up[/green] in {st.extra['up_seconds']} s  profile={st.profile['name']}  "
                   f"dns={st.dns['host']}:{st.dns['port']} ({st.dns['name']})  edge={st.edge_url}")
     for r, info in st.regions.items():
@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--profile", default="fast", help="fast (CI) or realistic (values from the tfvars)")
     up.add_argument("--dns-port", type=int, default=None)
     up.add_argument("--edge-port", type=int, default=None)
+    up.add_argument("--provision", choices=("fast", "terraform"), default="fast",
+                    help="fast (Python, default) or terraform (apply infra/environments/lab, minutes)")
     up.set_defaults(fn=cmd_lab_up)
     st = lab.add_parser("status", help="show the running lab")
     st.add_argument("--json", action="store_true")

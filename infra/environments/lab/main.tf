@@ -150,6 +150,8 @@ module "multi_region" {
   dns_ttl                        = var.dns_ttl
 
   aurora_engine_version                 = var.aurora_engine_version
+  aurora_database_name                  = var.aurora_database_name
+  aurora_port                           = var.aurora_port
   aurora_instance_class                 = var.aurora_instance_class
   aurora_instances_per_region           = var.aurora_instances_per_region
   aurora_deletion_protection            = var.aurora_deletion_protection

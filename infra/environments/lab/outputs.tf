@@ -1,6 +1,13 @@
 output "drharness_target" {
-  description = "The aws Target contract (schema drharness.target/1) read by `drharness ... --target aws --env <this dir>`."
-  value       = module.multi_region.drharness_target
+  description = "The aws Target contract (schema drharness.target/1) read by `drharness ... --target aws --env <this dir>`. In the lab, each region's dns_answer is its app host (the lab's DNS answers the failover CNAME with the address of the API it names) and aggregator_period_s is how often the lab fires the aggregator schedule."
+  value = merge(module.multi_region.drharness_target, {
+    aggregator_period_s = var.lab_aggregator_period_s
+    regions = {
+      for region, info in module.multi_region.drharness_target.regions : region => merge(info, {
+        dns_answer = regex("^https?://([^/:]+)", info.app_url)[0]
+      })
+    }
+  })
 }
 
 output "slo" {
@@ -31,4 +38,14 @@ output "alarm_names" {
 output "drill" {
   description = "Scheduled drill (CodeBuild project, schedule, region)."
   value       = module.multi_region.drill
+}
+
+output "aurora_clusters" {
+  description = "Per region: cluster_id, cluster_arn, writer_endpoint, reader_endpoint (the lab reads the ARNs)."
+  value       = module.multi_region.aurora_clusters
+}
+
+output "iam_role_arns" {
+  description = "ARNs of the stack's IAM roles (the lab reads them)."
+  value       = module.multi_region.iam_role_arns
 }

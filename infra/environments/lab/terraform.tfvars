@@ -1,7 +1,8 @@
 # Local lab: the production timings (interval 30, threshold 3, TTL 60) so that `terraform apply`
 # against the lab stores the same health check and record settings as production. The lab's
-# `fast` profile shortens the probing itself, not these stored values.
-# lab_endpoint_us_east_1 / lab_endpoint_us_west_2 come from the running lab (-var or TF_VAR_*).
+# `fast` profile shortens the probing and the answered TTL, not these stored values.
+# lab_endpoint_us_east_1 / lab_endpoint_us_west_2 / aurora_port / lab_aggregator_period_s come from
+# the running lab: `drharness lab up --provision terraform` writes them to lab.auto.tfvars.json.
 
 environment      = "lab"
 name_prefix      = "drharness"
@@ -24,15 +25,20 @@ create_app_custom_domain = false
 
 aurora_instance_class       = "db.r6g.large"
 aurora_instances_per_region = 1
+# The lab's PostgreSQL pair serves the application from its `postgres` database.
+aurora_database_name = "postgres"
 
 aurora_replica_lag_alarm_threshold_ms           = 5000
 dynamodb_replication_latency_alarm_threshold_ms = 5000
 s3_replication_latency_alarm_threshold_s        = 900
 
-# moto accepts a replica block but never creates the replica (the apply would hang); the lab's
-# replicator does the replication between the two regional tables instead.
-create_dynamodb_replica = false
+# A real global table: the lab's gateway creates the replica the `replica` block asks for (moto
+# alone never would) and the lab's replicator replicates between the two regional tables.
+create_dynamodb_replica = true
 s3_force_destroy        = true
+
+# Deletion protection stays on, as in production: `drharness lab down` throws the whole lab away
+# (moto's state with it), so nothing here is ever destroyed through Terraform.
 
 lambda_app_zip     = "../../../build/lambda/drharness-app.zip"
 lambda_harness_zip = "../../../build/lambda/drharness-harness.zip"

@@ -106,6 +106,24 @@ variable "aurora_engine_version" {
   default     = "16.4"
 }
 
+variable "lab_aggregator_period_s" {
+  description = "How often the lab fires the aggregator schedule (the fast profile shortens aggregator_schedule_expression, as it shortens health check probing); set by `drharness lab up --provision terraform`."
+  type        = number
+  default     = 60
+}
+
+variable "aurora_database_name" {
+  description = "Application database of the global cluster (the lab's PostgreSQL pair serves it)."
+  type        = string
+  default     = "orders"
+}
+
+variable "aurora_port" {
+  description = "Port of both regional cluster endpoints: the lab's PostgreSQL proxy port (set by `drharness lab up --provision terraform`)."
+  type        = number
+  default     = 5432
+}
+
 variable "aurora_deletion_protection" {
   description = "Deletion protection on the Aurora clusters."
   type        = bool

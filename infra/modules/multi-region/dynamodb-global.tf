@@ -22,9 +22,13 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
-  attribute {
-    name = var.dynamodb_range_key
-    type = "S"
+  dynamic "attribute" {
+    for_each = var.dynamodb_range_key == null ? [] : [var.dynamodb_range_key]
+
+    content {
+      name = attribute.value
+      type = "S"
+    }
   }
 
   server_side_encryption {

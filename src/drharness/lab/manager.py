@@ -54,12 +54,19 @@ def _record(path: Path, key: str, value: Any) -> None:
 
 
 def lab_up(profile_name: str = "fast", root: Path | None = None, dns_port: int | None = None,
-           edge_port: int | None = None, attempts: int = 3) -> LabState:
+           edge_port: int | None = None, attempts: int = 3, provision: str = "fast") -> LabState:
     """Start the lab. Free ports are picked, then bound by labd: another process can take one in
-    between, so a start that loses that race is cleaned up and retried with new ports."""
+    between, so a start that loses that race is cleaned up and retried with new ports.
+    ``provision``: ``fast`` (Python, the default) or ``terraform`` (apply of infra/environments/lab)."""
+    if provision not in ("fast", "terraform"):
+        raise BadInput(f"unknown provisioning {provision!r}: choose fast or terraform")
+    if provision == "terraform":
+        from drharness.lab.tfprovision import preflight
+
+        preflight()
     for attempt in range(1, attempts + 1):
         try:
-            return _lab_up(profile_name, root, dns_port, edge_port)
+            return _lab_up(profile_name, root, dns_port, edge_port, provision)
         except EnvironmentProblem as exc:
             if attempt == attempts or "in use" not in str(exc):
                 raise
@@ -67,7 +74,8 @@ def lab_up(profile_name: str = "fast", root: Path | None = None, dns_port: int |
     raise AssertionError("unreachable")
 
 
-def _lab_up(profile_name: str, root: Path | None, dns_port: int | None, edge_port: int | None) -> LabState:
+def _lab_up(profile_name: str, root: Path | None, dns_port: int | None, edge_port: int | None,
+            provision: str = "fast") -> LabState:
     root = root or Path.cwd()
     path = state_path(root)
     profile = load_profile(profile_name, root)
@@ -95,6 +103,12 @@ def _lab_up(profile_name: str, root: Path | None, dns_port: int | None, edge_por
         "pg": {r: net.free_port(hosts[r]) for r in REGIONS},
         "xr": {r: net.free_port() for r in REGIONS},
     }
+    if provision == "terraform":  # one aurora_port for both regional cluster endpoints
+        if len(set(hosts.values())) < len(REGIONS):
+            raise EnvironmentProblem("--provision terraform needs one loopback address per region (127.0.1.1, "
+                                     "127.0.2.1): this system only binds 127.0.0.1")
+        pg_port = net.free_port_on_all(sorted(set(hosts.values())))
+        ports["pg"] = {r: pg_port for r in REGIONS}
     base = make_base_dir()
     _record(path, "pg_base", str(base))
     nodes = {r: PgNode(f"aurora-{r}", r, base / r, net.free_port(), pg_bin) for r in REGIONS}
@@ -107,9 +121,14 @@ def _lab_up(profile_name: str, root: Path | None, dns_port: int | None, edge_por
         nodes[secondary].start()
         plan = {
             "regions": list(REGIONS), "hosts": hosts, "ports": ports, "profile": profile.as_dict(),
+            "provision": provision, "terraform": {"work_dir": str(path.parent / "terraform")},
             "pg": {"bin": str(pg_bin), "base": str(base),
                    "nodes": {r: {"datadir": str(n.datadir), "port": n.port} for r, n in nodes.items()}},
         }
+        if provision == "terraform":
+            from drharness.lab.tfprovision import lab_names
+
+            plan["profile"]["names"] = lab_names(plan["profile"]["names"])
         plan_file = path.parent / "plan.json"
         plan_file.write_text(json.dumps(plan, indent=2))
         log_file = path.parent / "labd.log"
@@ -119,7 +138,7 @@ def _lab_up(profile_name: str, root: Path | None, dns_port: int | None, edge_por
                                     start_new_session=True, cwd=str(root))
         _record(path, "labd", proc.pid)
         control_url = f"http://127.0.0.1:{ports['control']}"
-        status = _wait_ready(proc, control_url, log_file)
+        status = _wait_ready(proc, control_url, log_file, timeout=600 if provision == "terraform" else 90)
     except BaseException:
         lab_down(root)
         raise
@@ -150,7 +169,8 @@ def _lab_up(profile_name: str, root: Path | None, dns_port: int | None, edge_por
             "nodes": {r: {"datadir": str(n.datadir), "port": n.port} for r, n in nodes.items()}},
         work_dir=str(root),
         started_at=started,
-        extra={"up_seconds": round(time.time() - started, 2)},
+        extra={"up_seconds": round(time.time() - started, 2), "provision": provision,
+               **({"terraform": res["terraform"]} if "terraform" in res else {})},
     )
     write_state(state, path)
     return state
@@ -268,6 +288,8 @@ def lab_down(root: Path | None = None) -> list[str]:
         _wait_port_free(p[0], p[1])
     for f in (path, side, path.parent / "plan.json"):
         f.unlink(missing_ok=True)
+    if (path.parent / "terraform" / "infra" / "environments" / "lab").is_dir():  # a moto's state, now gone
+        shutil.rmtree(path.parent / "terraform", ignore_errors=True)
     return done
 
 
@@ -290,6 +312,8 @@ def lab_status(root: Path | None = None) -> dict[str, Any]:
     comps = {name: {"pid": pid, "healthy": pid_alive(pid)} for name, pid in st.pids.items()}
     for name in ("moto", "dns", "edge", "ddb-replicator", "s3-replicator", "health-checker"):
         comps[name] = {"pid": st.pids.get("labd"), "healthy": bool(live.get("ready"))}
+    for r, app in (live.get("apps") or {}).items():  # each region's app: its own process (appserver.py)
+        comps[f"app-{r}"] = {"pid": app.get("pid"), "healthy": bool(app.get("alive"))}
     regions = {}
     for r, info in st.regions.items():
         lr = (live.get("regions") or {}).get(r, {})

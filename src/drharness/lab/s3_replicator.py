@@ -59,6 +59,7 @@ class S3Replicator:
         self._cfg_cache: dict[str, tuple[float, dict | None]] = {}
         self._dirty: dict[str, set[str]] = {}  # bucket -> keys written since the last round
         self._last_sweep = 0.0
+        self._last_retry: dict[str, float] = {}  # bucket -> when its pending versions were last retried
         self.sweep_s = 5.0  # a full listing now and then catches anything not announced
         self._lock = threading.Lock()
         self._dirty_lock = threading.Lock()
@@ -125,11 +126,17 @@ class S3Replicator:
                 cfg = self._config_cached(bucket)
                 if not cfg:
                     continue
-                if sweep or self._has_pending(bucket):
+                if sweep:
                     self._replicate_bucket(bucket, region, cfg)
-                else:
-                    for key in sorted(keys):
-                        self._replicate_bucket(bucket, region, cfg, prefix=key)
+                    continue
+                # Only what changed, plus what is still pending (retried at most once a second):
+                # re-listing a whole bucket every round while a backlog waits is what made a
+                # backlog of a few dozen objects drain slowly on large buckets.
+                if time.time() - self._last_retry.get(bucket, 0.0) >= 1.0:
+                    self._last_retry[bucket] = time.time()
+                    keys = keys | {k for (b, k, _) in self.pending if b == bucket}
+                for key in sorted(keys):
+                    self._replicate_bucket(bucket, region, cfg, prefix=key)
 
     def _has_pending(self, bucket: str) -> bool:
         return any(b == bucket for (b, _, _) in self.pending)
