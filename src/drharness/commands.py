@@ -51,7 +51,8 @@ def cmd_drill_run(a: argparse.Namespace) -> int:
             cfg = DrillConfig(scenario=a.scenario, report_dir=Path(a.report_dir),
                               confirmed=g["confirmed"], require_confirmation=g["require_confirmation"],
                               allowed_accounts=g["allowed_accounts"], allowed_regions=g["allowed_regions"],
-                              history_dir=Path(a.history_dir) if a.history_dir else None)
+                              history_dir=Path(a.history_dir) if a.history_dir else None,
+                              force_unlock=a.force_unlock)
             report = Drill(target, cfg, progress=lambda m: status.update(m)).run()
         finally:
             if started_lab and not a.keep_lab:
@@ -158,19 +159,16 @@ def cmd_health(a: argparse.Namespace) -> int:
 
 def cmd_halt(a: argparse.Namespace) -> int:
     """Stop every running FIS experiment in both regions: the faults they own are reverted."""
+    from drharness.safety import audit
     from drharness.target import resolve_target
 
     target = resolve_target(a.target, a.env)
-    stopped, failed = [], []
-    for region in target.regions:
-        try:
-            fis = target.client("fis", region)
-            for exp in fis.list_experiments().get("experiments", []):
-                if exp["state"]["status"] in ("pending", "initiating", "running"):
-                    fis.stop_experiment(id=exp["id"])
-                    stopped.append(f"{region}:{exp['id']}")
-        except Exception as exc:  # noqa: BLE001 - keep halting the other region
-            failed.append(f"{region}: {type(exc).__name__}: {exc}")
+    stopped: list[str] = []
+    failed: list[str] = []
+    log_ = audit.AuditLog(Path(a.report_dir) / "audit.jsonl", audit.caller_identity(target), "halt", target.name)
+    with audit.activate(log_):
+        _halt(target, stopped, failed)
+        audit.record("halt", result="ok" if not failed else "incomplete", stopped=stopped, failed=failed)
     if a.json:
         _json({"stopped": stopped, "failed": failed})
     else:
@@ -180,6 +178,18 @@ def cmd_halt(a: argparse.Namespace) -> int:
     if failed:
         raise CheckFailed("halt incomplete: " + "; ".join(failed))
     return 0
+
+
+def _halt(target: Any, stopped: list[str], failed: list[str]) -> None:
+    for region in target.regions:
+        try:
+            fis = target.client("fis", region)
+            for exp in fis.list_experiments().get("experiments", []):
+                if exp["state"]["status"] in ("pending", "initiating", "running"):
+                    fis.stop_experiment(id=exp["id"])
+                    stopped.append(f"{region}:{exp['id']}")
+        except Exception as exc:  # noqa: BLE001 - keep halting the other region
+            failed.append(f"{region}: {type(exc).__name__}: {exc}")
 
 
 def chaos_environment(target_kind: str, env_dir: str | None, region: str | None = None) -> dict[str, str]:
@@ -233,6 +243,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--profile", default="fast", help="lab profile when the drill starts the lab")
     run.add_argument("--keep-lab", action="store_true", help="leave a lab the drill started running")
     run.add_argument("--yes", action="store_true", help="confirm a live drill (--target aws)")
+    run.add_argument("--force-unlock", action="store_true",
+                     help="remove a drill lock left by a runner that is gone, then run (docs/SECURITY.md)")
     run.add_argument("--json", action="store_true")
     run.set_defaults(fn=cmd_drill_run)
 
@@ -255,5 +267,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     halt = sub.add_parser("halt", help="stop every running fault of the drill and revert it")
     halt.add_argument("--json", action="store_true")
+    halt.add_argument("--report-dir", default="reports/latest", help="the drill whose audit log records the halt")
     _target_args(halt)
     halt.set_defaults(fn=cmd_halt)

@@ -322,7 +322,9 @@ class History(BaseHistory):
             os.fsync(self._fd)
 
     def _write(self, event: Event, line: str) -> Event:
-        self._write_bytes((line + "\n").encode("utf-8"))
+        from drharness.safety.redact import redact_text  # no secret ever reaches the file
+
+        self._write_bytes((redact_text(line) + "\n").encode("utf-8"))
         return event
 
     def close(self) -> None:

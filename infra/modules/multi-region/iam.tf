@@ -5,7 +5,10 @@
 #
 # Resource "*" appears only where the action has no resource-level permissions (noted inline):
 # xray:PutTrace*, cloudwatch:PutMetricData (narrowed by namespace condition), cloudwatch:GetMetricData,
-# tag:GetResources, s3:ListAllMyBuckets, fis:List*.
+# cloudwatch:ListMetrics, tag:GetResources, s3:ListAllMyBuckets, fis:ListExperiments.
+#
+# Each policy grants what its component's code calls and nothing else: tests/safety/test_iam_least_privilege.py
+# derives the boto3 calls from the source and compares them with these documents.
 ################################################################################
 
 locals {
@@ -21,9 +24,6 @@ locals {
     bucket_object_arns = [for k, b in local.bucket_names : "arn:${local.partition}:s3:::${b}/*"]
     global_cluster     = "arn:${local.partition}:rds::${local.account_id}:global-cluster:${local.global_cluster_id}"
     cluster_arns       = [for k, r in local.regions : "arn:${local.partition}:rds:${r}:${local.account_id}:cluster:${local.cluster_ids[k]}"]
-    instance_arns      = [for k, r in local.regions : "arn:${local.partition}:rds:${r}:${local.account_id}:db:${local.cluster_ids[k]}-*"]
-    health_check_arns  = [for k, id in local.health_check_ids : "arn:${local.partition}:route53:::healthcheck/${id}"]
-    hosted_zone        = "arn:${local.partition}:route53:::hostedzone/${local.zone_id}"
     alarm_arns         = [for r in local.both_regions : "arn:${local.partition}:cloudwatch:${r}:${local.account_id}:alarm:${var.name_prefix}-*"]
     kms_keys           = values(local.kms_key_arns)
     secrets            = values(local.secret_arns)
@@ -168,34 +168,33 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = concat([local.arn.global_cluster], local.arn.cluster_arns)
   }
 
+  # No Route 53 permission at all: DNS moves by health checks, and the orchestrator watches the answer
+  # through DNS itself (tests/safety/test_iam_least_privilege.py derives what it calls).
   statement {
     sid       = "GlobalDatabaseRead"
-    actions   = ["rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:DescribeDBInstances"]
-    resources = concat([local.arn.global_cluster], local.arn.cluster_arns, local.arn.instance_arns)
+    actions   = ["rds:DescribeGlobalClusters"]
+    resources = concat([local.arn.global_cluster], local.arn.cluster_arns)
   }
 
   statement {
-    sid       = "HealthChecks" # read only: DNS moves by health checks, never by a us-east-1 control-plane call
-    actions   = ["route53:GetHealthCheck", "route53:GetHealthCheckStatus"]
-    resources = local.arn.health_check_arns
-  }
-
-  statement {
-    sid       = "FailoverRecordsRead"
-    actions   = ["route53:ListResourceRecordSets"]
-    resources = [local.arn.hosted_zone]
-  }
-
-  statement {
-    sid       = "ReplicationState"
-    actions   = ["dynamodb:DescribeTable", "s3:GetReplicationConfiguration"]
+    sid       = "ReplicaReadiness" # the aggregator's checks: table status, bucket reachable (HeadBucket)
+    actions   = ["dynamodb:DescribeTable", "s3:ListBucket"]
     resources = concat(local.arn.table_arns, local.arn.bucket_arns)
   }
 
   statement {
-    sid       = "OwnAlarms"
-    actions   = ["cloudwatch:DescribeAlarms"]
-    resources = local.arn.alarm_arns
+    sid       = "DrainBacklogObjects" # failback drain: HEAD of objects missing on the other side
+    actions   = ["s3:GetObject"]
+    resources = local.arn.bucket_object_arns
+  }
+
+  statement {
+    sid = "FenceAndDriftCheck" # fence the old primary's app (concurrency 0), undo it, compare both regions
+    actions = [
+      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PutFunctionConcurrency",
+      "lambda:DeleteFunctionConcurrency",
+    ]
+    resources = local.arn.function_arns.app
   }
 
   statement {
@@ -260,27 +259,15 @@ data "aws_iam_policy_document" "aggregator" {
   }
 
   statement {
-    sid       = "HealthCheckStatus"
-    actions   = ["route53:GetHealthCheckStatus"]
-    resources = local.arn.health_check_arns
-  }
-
-  statement {
-    sid       = "DatabaseState"
-    actions   = ["rds:DescribeGlobalClusters", "rds:DescribeDBClusters"]
-    resources = concat([local.arn.global_cluster], local.arn.cluster_arns)
-  }
-
-  statement {
-    sid       = "ReplicationState"
-    actions   = ["dynamodb:DescribeTable", "s3:GetReplicationConfiguration"]
+    sid       = "StoreChecks" # table status, bucket reachable (HeadBucket)
+    actions   = ["dynamodb:DescribeTable", "s3:ListBucket"]
     resources = concat(local.arn.table_arns, local.arn.bucket_arns)
   }
 
   statement {
-    sid       = "ReadMetricsNoResourceLevel" # GetMetricData has no resource-level permissions; read-only
-    actions   = ["cloudwatch:GetMetricData"]
-    resources = ["*"]
+    sid       = "AppFunctionCheck"
+    actions   = ["lambda:GetFunction"]
+    resources = local.arn.function_arns.app
   }
 
   statement {
@@ -462,14 +449,17 @@ data "aws_iam_policy_document" "drill_runner" {
 
   statement {
     sid       = "ListExperimentsNoResourceLevel"
-    actions   = ["fis:ListExperiments", "fis:ListExperimentTemplates"]
+    actions   = ["fis:ListExperiments"]
     resources = ["*"]
   }
 
   statement {
-    sid       = "InvokeOrchestratorAndAggregator"
-    actions   = ["lambda:InvokeFunction"]
-    resources = concat(local.arn.function_arns.orchestrator, local.arn.function_arns.aggregator)
+    sid = "OrchestratorInProcess" # the drill runs the orchestrator in-process: fence, unfence, drift check
+    actions = [
+      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PutFunctionConcurrency",
+      "lambda:DeleteFunctionConcurrency",
+    ]
+    resources = local.arn.function_arns.app
   }
 
   statement {
@@ -480,27 +470,15 @@ data "aws_iam_policy_document" "drill_runner" {
 
   statement {
     sid       = "ReadDatabaseState"
-    actions   = ["rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:DescribeDBInstances"]
-    resources = concat([local.arn.global_cluster], local.arn.cluster_arns, local.arn.instance_arns)
-  }
-
-  statement {
-    sid       = "DnsState"
-    actions   = ["route53:GetHealthCheck", "route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"]
-    resources = local.arn.health_check_arns
-  }
-
-  statement {
-    sid       = "DnsRecords"
-    actions   = ["route53:ListResourceRecordSets"]
-    resources = [local.arn.hosted_zone]
+    actions   = ["rds:DescribeGlobalClusters"]
+    resources = concat([local.arn.global_cluster], local.arn.cluster_arns)
   }
 
   statement {
     sid = "CanaryAndConsistencyTable"
     actions = [
-      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem",
-      "dynamodb:DescribeTable",
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchGetItem",
+      "dynamodb:DescribeTable", # DeleteItem: the drill lock's release and the lag monitor's markers
     ]
     resources = local.arn.table_and_index_arns
   }
@@ -513,7 +491,7 @@ data "aws_iam_policy_document" "drill_runner" {
 
   statement {
     sid       = "CanaryAndConsistencyObjects"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectVersionTagging", "s3:PutObject", "s3:DeleteObjectVersion"]
     resources = local.arn.bucket_object_arns
   }
 
@@ -537,8 +515,19 @@ data "aws_iam_policy_document" "drill_runner" {
 
   statement {
     sid       = "ReplicationMetricsNoResourceLevel" # read-only
-    actions   = ["cloudwatch:GetMetricData"]
+    actions   = ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "HealthMetricOwnNamespaceOnly" # `drharness health` publishes RegionHealthy
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["drharness"]
+    }
   }
 
   statement {

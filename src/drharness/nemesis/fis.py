@@ -7,6 +7,7 @@ from typing import Any
 
 from drharness.errors import BadInput, CheckFailed
 from drharness.history import NULL_HISTORY, BaseHistory
+from drharness.safety.crash import crash_point
 from drharness.target import Target
 
 __all__ = ["FisNemesis", "experiment_state", "start_scenario", "stop_experiment"]
@@ -50,6 +51,7 @@ class FisNemesis:
         self.history.append("nemesis", "info", "fault-running", {"experiment_id": exp_id, "scenario": scenario},
                             region)
         self.running.append((region, exp_id, h))
+        crash_point("fault")  # DRHARNESS_CRASH_AT=fault: kill -9 while the fault is on (recovery tests)
         return exp_id
 
     def stop(self, timeout: float = 30) -> None:

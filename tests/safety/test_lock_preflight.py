@@ -1,0 +1,171 @@
+"""Guards before a drill starts: the drill lock and the preflight refusals, on the lab (same code as AWS)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from drharness.safety.lock import LOCK_KEY, DrillLock, LockHeld
+from drharness.safety.preflight import (
+    PreflightRefused,
+    check_stop_conditions,
+    check_template_scope,
+    preflight,
+)
+
+pytestmark = pytest.mark.lab
+
+
+def _plant_lock(t, *, host: str, pid: int, expires_in: float, run_id: str = "other-run") -> None:
+    now = time.time()
+    t.client("dynamodb", t.secondary_region).put_item(TableName=t.regions[t.secondary_region].table, Item={
+        "pk": {"S": LOCK_KEY}, "owner": {"S": "arn:aws:iam::123456789012:user/alice (alice@ops)"},
+        "host": {"S": host}, "pid": {"N": str(pid)}, "run_id": {"S": run_id}, "scenario": {"S": "region-outage"},
+        "acquired_at": {"N": str(now - 60)}, "expires_at": {"N": str(now + expires_in)}})
+
+
+@pytest.fixture
+def lock_free(clean_lab):
+    yield clean_lab
+    DrillLock(clean_lab.target, "test", "cleanup").force_unlock()
+
+
+def test_second_concurrent_drill_is_refused_with_one_clear_line(lock_free, tmp_path):
+    t = lock_free.target
+    _plant_lock(t, host="drill-runner-2", pid=4242, expires_in=600)  # a live drill elsewhere
+    res = subprocess.run([sys.executable, "-m", "drharness", "drill", "run", "--scenario", "planned-switchover",
+                          "--report-dir", str(tmp_path / "r"), "--history-dir", ""],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert res.returncode == 3, res.stderr
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "another drill holds the drill lock" in lines[0], res.stderr
+    assert "drill-runner-2" in lines[0] and "other-run" in lines[0] and "--force-unlock" in lines[0]
+    hist = tmp_path / "r" / "history.jsonl"
+    assert not hist.exists() or hist.read_text() == ""  # nothing ran
+    audit = (tmp_path / "r" / "audit.jsonl").read_text()
+    assert '"what":"lock.acquire"' in audit and "refused" in audit
+
+
+def test_live_lock_held_by_a_running_process_here_is_refused(lock_free):
+    t = lock_free.target
+    _plant_lock(t, host=__import__("socket").gethostname(), pid=os.getpid(), expires_in=600)
+    with pytest.raises(LockHeld):
+        DrillLock(t, "me", "run-b").acquire()
+
+
+def test_expired_lock_is_taken_over(lock_free):
+    t = lock_free.target
+    _plant_lock(t, host="gone-runner", pid=4242, expires_in=-5, run_id="dead-run")
+    lock = DrillLock(t, "me", "run-c").acquire()
+    assert lock.took_over is not None and lock.took_over.run_id == "dead-run"
+    assert lock.read().run_id == "run-c"
+    with pytest.raises(LockHeld):  # and now it is ours: a second runner is refused
+        DrillLock(t, "someone", "run-d").acquire()
+    lock.release()
+    assert lock.read() is None
+
+
+def test_lock_of_a_dead_runner_on_this_host_is_taken_over_at_once(lock_free):
+    t = lock_free.target
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _plant_lock(t, host=__import__("socket").gethostname(), pid=dead.pid, expires_in=600, run_id="killed-run")
+    lock = DrillLock(t, "me", "run-e").acquire()
+    assert lock.took_over.run_id == "killed-run"
+    lock.release()
+
+
+def test_force_unlock_removes_a_live_lock(lock_free):
+    t = lock_free.target
+    _plant_lock(t, host="elsewhere", pid=1, expires_in=600)
+    removed = DrillLock(t, "me", "run-f").force_unlock()
+    assert removed is not None and removed.host == "elsewhere"
+    DrillLock(t, "me", "run-f").acquire().release()
+
+
+def test_preflight_passes_on_a_healthy_lab_and_checks_each_template(clean_lab):
+    checked = preflight(clean_lab.target, "control-plane-impairment")
+    assert sum("stop conditions" in c for c in checked) == 2
+
+
+def test_preflight_refuses_when_a_stop_condition_alarm_is_in_alarm(clean_lab):
+    t = clean_lab.target
+    alarm = t.regions[t.secondary_region].alarms["region_health"]  # the region-outage template's stop condition
+    cw = t.client("cloudwatch", t.secondary_region)
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="planted by test")
+    try:
+        with pytest.raises(PreflightRefused, match="already in ALARM"):
+            preflight(t, "region-outage")
+        preflight(t, "planned-switchover")  # uses no FIS template: not refused for it
+    finally:
+        cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test done")
+
+
+def test_stop_conditions_missing_or_naming_no_alarm_are_refused(clean_lab):
+    t = clean_lab.target
+    assert "no stop-condition alarm" in check_stop_conditions(t, {"id": "T1", "stopConditions": [
+        {"source": "none"}]})[0]
+    missing = check_stop_conditions(t, {"id": "T2", "stopConditions": [
+        {"source": "aws:cloudwatch:alarm", "value": "arn:aws:cloudwatch:us-west-2:123456789012:alarm:no-such"}]})
+    assert missing and "does not exist" in missing[0]
+
+
+def test_templates_selecting_by_wildcard_are_refused():
+    assert check_template_scope({"id": "T", "targets": {"c": {"resourceType": "aws:rds:cluster",
+                                                             "resourceArns": ["arn:aws:rds:*:1:cluster:*"]}}})
+    assert check_template_scope({"id": "T", "targets": {"c": {"resourceType": "aws:ec2:subnet"}}})
+    assert not check_template_scope({"id": "T", "targets": {"c": {"resourceType": "aws:ec2:subnet",
+                                                                  "resourceTags": {"drharness:region": "x"}}}})
+
+
+def test_preflight_refuses_aurora_lag_above_threshold(clean_lab):
+    with pytest.raises(PreflightRefused, match="lag"):
+        preflight(clean_lab.target, "planned-switchover", lag_threshold_ms=-1.0)  # any measured lag is above
+
+
+def test_preflight_refuses_an_unready_secondary(clean_lab):
+    t = clean_lab.target
+    clean_lab.fault(t.secondary_region, api_errors={"dynamodb": "unavailable"})  # planted: secondary's table down
+    try:
+        with pytest.raises(PreflightRefused, match="secondary us-west-2 dynamodb"):
+            preflight(t, "planned-switchover")
+    finally:
+        clean_lab.clear()
+
+
+def test_hostile_run_id_is_refused_before_any_step(clean_lab, tmp_path):
+    """--run-id names the orchestrator's state file: a path in it must not escape the state dir."""
+    from drharness.errors import BadInput
+    from drharness.orchestrator import Orchestrator, OrchestratorConfig
+
+    state = tmp_path / "state"
+    cfg = OrchestratorConfig(mode="planned", confirmed=True, run_id="../../escaped", state_dir=str(state))
+    with pytest.raises(BadInput, match="run-id"):
+        Orchestrator(clean_lab.target, cfg).failover()
+    assert not (tmp_path / "escaped.json").exists() and not list(tmp_path.rglob("*escaped*"))
+    assert not state.exists() or not list(state.iterdir())  # refused before any step: nothing half-applied
+
+
+def test_halt_stops_a_running_fault_and_audits_it(clean_lab, tmp_path):
+    from drharness.nemesis.fis import FisNemesis
+
+    t = clean_lab.target
+    alarm = t.regions[t.secondary_region].alarms["region_health"]  # FIS refuses to start while it is in ALARM
+    cw = t.client("cloudwatch", t.secondary_region)
+    deadline = time.time() + 60
+    while cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM":
+        assert time.time() < deadline, f"{alarm} stayed in ALARM on a reset lab"
+        time.sleep(0.5)
+    exp_id = FisNemesis(t).start("region-outage", t.primary_region, wait_running=60)
+    res = subprocess.run([sys.executable, "-m", "drharness", "halt", "--json", "--report-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert res.returncode == 0, res.stderr
+    state = t.client("fis", t.primary_region).get_experiment(id=exp_id)["experiment"]["state"]["status"]
+    assert state in ("stopping", "stopped")
+    audit = [__import__("json").loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [e for e in audit if e["what"] == "fis.StopExperiment" and e["detail"]["params"].get("id") == exp_id]
+    assert [e for e in audit if e["what"] == "halt" and f"{t.primary_region}:{exp_id}" in e["detail"]["stopped"]]
