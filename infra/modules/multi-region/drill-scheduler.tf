@@ -9,32 +9,10 @@ locals {
   drill_project_name = "${var.name_prefix}-dr-drill"
   drill_report_dir   = "reports/drill"
 
-  drill_buildspec = yamlencode({
-    version = "0.2"
-    env     = { shell = "bash" }
-    phases = {
-      install = {
-        "runtime-versions" = { python = "3.12" }
-        commands = [
-          "curl -fsSL -o /tmp/terraform.zip \"https://releases.hashicorp.com/terraform/$TF_VERSION/terraform_$${TF_VERSION}_linux_amd64.zip\"",
-          "curl -fsSL -o /tmp/SHA256SUMS \"https://releases.hashicorp.com/terraform/$TF_VERSION/terraform_$${TF_VERSION}_SHA256SUMS\"",
-          "echo \"$(grep linux_amd64.zip /tmp/SHA256SUMS | cut -d' ' -f1)  /tmp/terraform.zip\" | sha256sum -c -",
-          "unzip -o /tmp/terraform.zip -d /usr/local/bin",
-          "python -m pip install --quiet .",
-        ]
-      }
-      build = {
-        commands = [
-          "terraform -chdir=\"$DRILL_ENV_DIR\" init -input=false",
-          "drharness drill run --scenario \"$DRILL_SCENARIO\" --target aws --env \"$DRILL_ENV_DIR\" --report-dir \"$REPORT_DIR\" --yes",
-        ]
-      }
-    }
-    artifacts = {
-      files            = ["**/*"]
-      "base-directory" = local.drill_report_dir
-    }
-  })
+  # The buildspec lives in the repository (infra/drill-runner/buildspec.yml, docs/MONTHLY_DRILL.md): it
+  # installs drharness, runs the drill with --yes, uploads reports to the history bucket, publishes to SNS.
+  drill_buildspec_path = "infra/drill-runner/buildspec.yml"
+  drill_history_prefix = "drills/history"
 }
 
 resource "aws_cloudwatch_log_group" "drill" {
@@ -64,7 +42,7 @@ resource "aws_codebuild_project" "drill" {
     type            = var.drill_source_type
     location        = var.drill_source_location
     git_clone_depth = var.drill_source_type == "S3" ? null : 1
-    buildspec       = local.drill_buildspec
+    buildspec       = local.drill_buildspec_path
   }
 
   artifacts {
@@ -101,6 +79,22 @@ resource "aws_codebuild_project" "drill" {
     environment_variable {
       name  = "TF_IN_AUTOMATION"
       value = "1"
+    }
+    environment_variable {
+      name  = "DRILL_HISTORY_BUCKET"
+      value = var.drill_report_bucket_name == null ? "" : var.drill_report_bucket_name
+    }
+    environment_variable {
+      name  = "DRILL_SNS_TOPIC_ARN"
+      value = aws_sns_topic.secondary.arn
+    }
+    environment_variable {
+      name  = "DRHARNESS_ALLOWED_ACCOUNTS"
+      value = local.account_id
+    }
+    environment_variable {
+      name  = "DRHARNESS_ALLOWED_REGIONS"
+      value = "${var.primary_region},${var.secondary_region}"
     }
   }
 
@@ -142,4 +136,37 @@ resource "aws_scheduler_schedule" "drill" {
       maximum_retry_attempts       = 2
     }
   }
+}
+
+# The runner reads past drills back for the trend (`drharness report --history`); writing them is the
+# UploadDrillReports statement of iam.tf (s3:PutObject on drills/*).
+data "aws_iam_policy_document" "drill_history" {
+  provider = aws.primary
+  count    = var.create_drill_scheduler && var.drill_report_bucket_name != null ? 1 : 0
+
+  statement {
+    sid       = "ListDrillHistory"
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${var.drill_report_bucket_name}"]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.drill_history_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadDrillHistory"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${local.partition}:s3:::${var.drill_report_bucket_name}/${local.drill_history_prefix}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "drill_history" {
+  provider = aws.primary
+  count    = var.create_drill_scheduler && var.drill_report_bucket_name != null ? 1 : 0
+
+  name   = "drill-history-read"
+  role   = aws_iam_role.drill_runner[0].id
+  policy = data.aws_iam_policy_document.drill_history[0].json
 }
