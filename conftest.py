@@ -81,6 +81,16 @@ def clean_lab(lab: LabHandle) -> Iterator[LabHandle]:
 DRILL_ALIASES = {"failback": "region-outage"}  # the region-outage drill already ends with a measured failback
 
 
+def _shared_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One dir per test session, shared by its xdist workers (their basetemps are popen-gwN under the
+    session's); without xdist the session's own basetemp, never the user-wide pytest-of-<user> dir
+    where another session's cache would be picked up."""
+    base = tmp_path_factory.getbasetemp()
+    d = (base.parent if base.name.startswith("popen-gw") else base) / "drill-cache"
+    d.mkdir(exist_ok=True)
+    return d
+
+
 @pytest.fixture(scope="session")
 def drill_cache() -> dict[str, dict]:
     return {}
@@ -95,8 +105,7 @@ def run_drill_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factor
 
     from drharness.drill import Drill, DrillConfig
 
-    shared = tmp_path_factory.getbasetemp().parent / "drill-cache"
-    shared.mkdir(exist_ok=True)
+    shared = _shared_cache_dir(tmp_path_factory)
 
     def run(scenario: str) -> dict:
         key = DRILL_ALIASES.get(scenario, scenario)
@@ -111,6 +120,40 @@ def run_drill_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factor
             lab.reset()
             report_dir = tmp_path_factory.mktemp(f"drill-{key}")
             report = Drill(lab.target, DrillConfig(scenario=key, report_dir=report_dir)).run()
+            report["_report_dir"] = str(report_dir)
+            lab.reset()
+            done.write_text(json.dumps(report, default=str))
+            drill_cache[key] = report
+        return report
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_experiment_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory):
+    """Like run_drill_once, for the scenario's Chaos Toolkit experiment run through chaoslib: one run per
+    scenario per session, shared by xdist workers through the same locked file cache. The report is
+    judged by the checkers from the run's history; journal, history and report stay in its dir."""
+    import fcntl
+    import json
+
+    from drharness.chaos.runner import run_experiment
+
+    shared = _shared_cache_dir(tmp_path_factory)
+
+    def run(scenario: str) -> dict:
+        key = "chaos-" + DRILL_ALIASES.get(scenario, scenario)
+        if key in drill_cache:
+            return drill_cache[key]
+        with open(shared / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = shared / f"{key}.json"
+            if done.exists():
+                drill_cache[key] = json.loads(done.read_text())
+                return drill_cache[key]
+            lab.reset()
+            report_dir = tmp_path_factory.mktemp(key)
+            report = run_experiment(key.removeprefix("chaos-"), report_dir)
             report["_report_dir"] = str(report_dir)
             lab.reset()
             done.write_text(json.dumps(report, default=str))

@@ -1,6 +1,7 @@
 Feature: Route 53 health checks and DNS failover
   The failover name follows the health checks: detection takes request interval x failure
-  threshold, and clients honour the record's TTL.
+  threshold (production: 30 s x 3 = 90 s, TTL 60 s; the fast lab: 1 s x 2, TTL 1 s, read from the
+  lab's profile), and clients honour the record's TTL.
 
   Scenario: The failover name answers the primary with the configured TTL
     Given the two-region stack is healthy with us-east-1 as the writer

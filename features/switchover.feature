@@ -4,8 +4,9 @@ Feature: Planned switchover loses nothing
 
   Scenario Outline: Zero data loss for <store> on a planned switchover
     Given the two-region stack is healthy with us-east-1 as the writer
-    When the "planned-switchover" drill runs
-    Then acknowledged <store> writes were made during the drill
+    When the "planned-switchover" experiment runs
+    Then the experiment completes without deviating from its steady state
+    And acknowledged <store> writes were made during the run
     And no acknowledged <store> write was lost
 
     Examples:

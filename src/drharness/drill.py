@@ -19,7 +19,7 @@ from drharness.errors import BadInput, EnvironmentProblem
 from drharness.history import History, load_history
 from drharness.nemesis.fis import FisNemesis
 from drharness.orchestrator import Orchestrator, OrchestratorConfig
-from drharness.report.drill_report import SCHEMA, write_reports
+from drharness.report.drill_report import SCHEMA, result_sections, write_reports
 from drharness.target import Target
 from drharness.workload.canary import Canary, read_back
 from drharness.workload.prober import Prober
@@ -57,6 +57,7 @@ class DrillConfig:
     history_dir: Path | None = None
     load_users: int = 5
     load_seconds: float = 40.0  # archive each finished drill here for `drharness report --history`
+    force_unlock: bool = False  # remove a drill lock left by a runner that is gone (safety/lock.py)
 
 
 Progress = Callable[[str], None]
@@ -72,7 +73,11 @@ class Drill:
         self.progress = progress or (lambda msg: log.info("%s", msg))
         cfg.report_dir.mkdir(parents=True, exist_ok=True)
         self.history_file = cfg.report_dir / "history.jsonl"
+        from drharness.safety.recovery import set_aside_interrupted
+
+        self.interrupted = set_aside_interrupted(cfg.report_dir)  # a kill -9'd run: recovered in run()
         self.history_file.unlink(missing_ok=True)
+        (cfg.report_dir / "audit.jsonl").unlink(missing_ok=True)
         self.h = History(self.history_file)
         self.primary, self.secondary = target.primary_region, target.secondary_region
         self.orchestrations: list[dict[str, Any]] = []
@@ -93,19 +98,7 @@ class Drill:
                                   state_dir=str(self.cfg.report_dir / "orchestrator"))
 
     def _wait_recovered(self, prober: Prober, region: str, timeout: float) -> bool:
-        """N healthy probes in a row served by `region` (the RTO checker decides from the history)."""
-        deadline = time.monotonic() + timeout
-        streak, seen = 0, prober.done
-        while time.monotonic() < deadline:
-            if prober.done != seen:
-                seen = prober.done
-                last = prober.last or {}
-                ok = last.get("status") == 201 and prober.resolver.region_of.get(last.get("ip") or "") == region
-                streak = streak + 1 if ok else 0
-                if streak >= self.cfg.recovered_probes:
-                    return True
-            time.sleep(0.02)
-        return False
+        return prober.wait_served_by(region, timeout, self.cfg.recovered_probes)
 
     def _preflight(self) -> None:
         verdicts = Aggregator(self.t).evaluate()
@@ -118,6 +111,14 @@ class Drill:
 
     # ---- the run ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        """Under the safety session: audit log, drill lock, recovery, preflight guards (safety/)."""
+        from drharness.safety.session import DrillSafety
+
+        with DrillSafety(self.t, self.cfg.report_dir, self.cfg.scenario, self.interrupted, self.progress,
+                         force_unlock=self.cfg.force_unlock):
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         started = self.started = time.time()
         self._preflight()
         drill = self.h.drill_start({"scenario": self.cfg.scenario, "target": self.t.name, "profile": self.t.profile})
@@ -261,7 +262,11 @@ class Drill:
     # ---- checks and report -----------------------------------------------------------------------
     def floor(self) -> dict[str, float]:
         tm = self.t.timing
-        terms = {"detection": float(tm["health_interval_s"]) * int(tm["failure_threshold"]),
+        # Detection: Route 53's HTTP check, or the aggregated verdict (aggregator schedule + the DNS
+        # alarm's evaluation), whichever is later: the failover follows the verdict, DNS both.
+        verdict = float(tm.get("aggregator_period_s", 0)) + float(tm.get("alarm_period_s", 0)) * int(
+            tm.get("alarm_datapoints", 1))
+        terms = {"detection": max(float(tm["health_interval_s"]) * int(tm["failure_threshold"]), verdict),
                  "dns_ttl": float(tm["dns_ttl"])}
         for run in self.orchestrations:
             for s in run["steps"]:
@@ -320,9 +325,6 @@ class Drill:
                 "; ".join(f"{s}: {v.get('status')} {v.get('diffs')} diff(s) {v.get('diff_keys', [])[:3]}"
                           for s, v in bad.items()))
         verdict_valid = checkers.compose(list(results.values())).valid
-        rto_f = results["rto"].figures
-        rpo_f = results["rpo"].figures
-        av = results["availability"].figures
         report = {
             "schema": SCHEMA,
             "scenario": self.cfg.scenario,
@@ -335,24 +337,17 @@ class Drill:
             "verdict": "pass" if verdict_valid is True else "fail",
             "zero_loss": self.planned,
             "slo": {"rto_s": self.cfg.rto_s, "rpo_s": self.cfg.rpo_s, "failback_s": self.cfg.failback_s},
-            "rto": {"seconds": rto_f.get("seconds"), "floor_seconds": rto_f.get("floor_seconds"),
-                    "ratio": rto_f.get("ratio"), "phases": rto_f.get("phases", {}), "floor_terms": floor_terms},
-            "rpo": {"seconds": rpo_f.get("seconds"), "per_store": {
-                s: {"acknowledged": v.get("acknowledged"), "lost": v.get("lost"), "lost_keys": v.get("lost_keys", [])}
-                for s, v in (rpo_f.get("per_store") or {}).items()}},
-            "replication_lag_ms": {
-                st: {k: v.get(k) for k in ("p50", "p95", "p99", "max")}
-                for st, v in (results["replication_lag"].figures.get("per_store") or {}).items()},
             "consistency": self.consistency,
             "failback": self.failback,
-            "availability": {"requests": av.get("requests"), "errors": av.get("errors"),
-                             "downtime_s": av.get("downtime_s"), "budget_consumed": av.get("budget_consumed")},
-            "checks": [{"name": n, "verdict": r.verdict, "detail": r.detail} for n, r in results.items()],
             "load": self.load,
             "orchestrator": self.orchestrations,
             "errors": self.errors,
             "history_file": str(self.history_file),
+            **result_sections(results, floor_terms),
         }
+        from drharness.safety.redact import redact
+
+        report = redact(report)  # no credential, DSN password or token in a report (docs/SECURITY.md)
         write_reports(report, self.cfg.report_dir)
         self._charts()
         if self.cfg.history_dir:

@@ -1,4 +1,5 @@
-"""Chaos Toolkit experiments: every one validates; one runs end to end with plain `chaos run`."""
+"""Chaos Toolkit experiments: every one validates and records its history through the drharness control;
+one runs end to end with plain `chaos run`, and its judged report fails when a fault is planted in it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from drharness.chaos.control import scenario_of
+from drharness.chaos.judge import judge
 from drharness.commands import chaos_environment
+from drharness.history import load_history
 
 pytestmark = pytest.mark.lab
 
@@ -36,6 +40,15 @@ def test_no_template_id_is_hard_coded():
             assert not isinstance(v, str) or v.startswith("${"), f"{p.name}: hard-coded configuration {v!r}"
 
 
+def test_every_experiment_records_its_history_and_names_its_scenario():
+    for p in EXPERIMENTS:
+        doc = json.loads(p.read_text())
+        modules = [c["provider"]["module"] for c in doc.get("controls", [])]
+        assert modules == ["drharness.chaos.control"], f"{p.name}: controls {modules}"
+        assert scenario_of(doc) == p.stem, p.name
+        assert doc["configuration"]["drharness_report_dir"]["key"] == "DRHARNESS_REPORT_DIR"
+
+
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_experiment_validates(lab, path):
     env = {**os.environ, **chaos_environment("local", None)}
@@ -45,7 +58,7 @@ def test_experiment_validates(lab, path):
 
 
 def test_dynamodb_pause_experiment_runs_end_to_end_with_plain_chaos_run(clean_lab, tmp_path):
-    env = {**os.environ, **chaos_environment("local", None)}
+    env = {**os.environ, **chaos_environment("local", None), "DRHARNESS_REPORT_DIR": str(tmp_path / "report")}
     journal = tmp_path / "journal.json"
     res = subprocess.run([chaos_bin(), "--no-log-file", "run", "--journal-path", str(journal),
                           str(ROOT / "experiments" / "dynamodb-replication-pause.json")],
@@ -59,3 +72,24 @@ def test_dynamodb_pause_experiment_runs_end_to_end_with_plain_chaos_run(clean_la
     st = clean_lab.status()
     assert any(s["status"] in ("stopped", "completed") for s in st["experiments"].values())
     assert st["faults"]["paused_tables"] == []
+
+    # The control wrote a complete history beside the journal, and the checkers judged it.
+    report = json.loads((tmp_path / "report" / "drill-report.json").read_text())
+    assert report["verdict"] == "pass", report["checks"]
+    assert report["rpo"]["per_store"]["dynamodb"]["acknowledged"] > 0
+    history = load_history(tmp_path / "report" / "history.jsonl")
+    faults = [e for e in history if e.process == "nemesis" and e.f == "fault"]
+    assert [e.type for e in faults] == ["invoke", "ok"] and faults[0].value["target_region"] == "us-east-1"
+    assert judge(history, doc)["verdict"] == "pass"
+    # Planted faults: each must turn the verdict.
+    deviated = {**doc, "deviated": True}
+    assert judge(history, deviated)["verdict"] == "fail"
+    no_read_back = [e for e in history if e.process != "verifier"]
+    assert next(c for c in judge(no_read_back, doc)["checks"] if c["name"] == "rpo")["verdict"] == "unknown"
+    read = next(e for e in history if e.process == "verifier" and e.type == "ok" and e.value["store"] == "dynamodb")
+    lost = [e if e is not read else type(e)(e.t, e.process, e.type, e.f, {**e.value, "keys": e.value["keys"][1:]},
+                                            e.region, e.index) for e in history]
+    rpo = next(c for c in judge(lost, doc)["checks"] if c["name"] == "rpo")
+    assert rpo["verdict"] == "fail" and "lost" in rpo["detail"], rpo  # no failover: nothing may be lost
+    harness_error = [*history[:-1], type(read)(read.t, "harness", "info", "error", {"error": "planted"}), history[-1]]
+    assert judge(harness_error, doc)["verdict"] == "fail"

@@ -1,11 +1,29 @@
-"""Actions: the orchestrator's failover and failback, and halt."""
+"""Actions: the orchestrator's failover and failback, and halt.
+
+Inside a run recorded by ``drharness.chaos.control``, the orchestrator's steps (and the aggregator's
+verdicts behind an automatic decision) go to that run's history and its state to the report dir.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
+from drharness.chaos import session as sessions
 from drharness.chaos import target_from
+from drharness.history import NULL_HISTORY, BaseHistory
 from drharness.orchestrator import Orchestrator, OrchestratorConfig
+
+FAILBACK_CLIENTS_S = 1800.0  # failback objective: clients must be back in the primary within it
+
+
+def _recorded() -> tuple[BaseHistory, str, sessions.Session | None]:
+    s = sessions.current()
+    if s is None:
+        return NULL_HISTORY, ".drharness/orchestrator", None
+    s.disrupted = True  # steady-state lag is sampled again once the run is over
+    return s.h, str(Path(s.report_dir) / "orchestrator"), s
 
 __all__ = ["failback", "failover", "halt", "load_during_failover"]
 
@@ -14,16 +32,31 @@ def failover(mode: str = "unplanned", decision: str = "auto", force: bool = Fals
              configuration: dict | None = None, secrets: dict | None = None) -> dict[str, Any]:
     """Run the failover plan (automatic decision waits for the aggregator to see the primary unhealthy)."""
     t = target_from(configuration)
-    cfg = OrchestratorConfig(mode=mode, decision=decision, force=force, confirmed=True,
-                             state_dir=".drharness/orchestrator")
-    return Orchestrator(t, cfg, from_region=t.primary_region).failover().summary()
+    history, state_dir, s = _recorded()
+    cfg = OrchestratorConfig(mode=mode, decision=decision, force=force, confirmed=True, state_dir=state_dir)
+    try:
+        return Orchestrator(t, cfg, history, from_region=t.primary_region).failover().summary()
+    except Exception as exc:
+        if s is not None:
+            s.error(f"failover failed: {exc}")
+            s.failover_failed = True  # the read-back must not wait the whole RTO for clients that cannot recover
+        raise
 
 
 def failback(configuration: dict | None = None, secrets: dict | None = None) -> dict[str, Any]:
-    """Run the failback plan back to the primary region (approval is the experiment itself)."""
+    """Run the failback plan back to the primary region (approval is the experiment itself).
+
+    In a recorded run it returns once clients see healthy writes in the primary again (the failback
+    checker measures that from the history), and only this run's S3 writes must have drained."""
     t = target_from(configuration)
-    cfg = OrchestratorConfig(mode="planned", confirmed=True, state_dir=".drharness/orchestrator")
-    return Orchestrator(t, cfg, from_region=t.secondary_region).failback().summary()
+    history, state_dir, s = _recorded()
+    cfg = OrchestratorConfig(mode="planned", confirmed=True, state_dir=state_dir)
+    if s is not None:
+        cfg.drain_window_s = time.time() - s.started + 5
+    out = Orchestrator(t, cfg, history, from_region=t.secondary_region).failback().summary()
+    if s is not None:
+        out["clients_back"] = s.wait_recovered(t.primary_region, FAILBACK_CLIENTS_S)
+    return out
 
 
 def halt(configuration: dict | None = None, secrets: dict | None = None) -> list[str]:

@@ -6,11 +6,14 @@ import time
 from typing import Any
 
 from drharness.aggregator import Aggregator
+from drharness.chaos import session as sessions
 from drharness.chaos import target_from
 from drharness.workload.prober import Prober
 
-__all__ = ["aggregator_verdict", "aurora_lag_ms", "dynamodb_replicates", "failover_name_healthy", "recovery_monitor",
-           "s3_replicates", "serving_region"]
+__all__ = ["acknowledged_writes", "aggregator_verdict", "aurora_lag_ms", "dynamodb_replicates",
+           "failover_name_healthy", "recovery_monitor", "s3_replicates", "serving_region"]
+
+RTO_BUDGET_S = 900.0
 
 
 def failover_name_healthy(attempts: int = 3, configuration: dict | None = None, secrets: dict | None = None) -> bool:
@@ -44,13 +47,17 @@ def recovery_monitor(duration_s: float = 120.0, interval_s: float = 0.5, min_hea
 
     Run it with ``"background": true`` before the fault; it probes the failover name every
     interval and returns ``{disrupted_at, recovered_at, time_to_recover_s, probes, failures}``.
-    Bounded by duration_s; it returns early once recovered after a disruption."""
+    Bounded by duration_s; it returns early once recovered after a disruption, or, in a run
+    recorded by the drharness control, when the method ended without any disruption."""
     p = Prober(target_from(configuration))
+    s = sessions.current()
     start = time.time()
     disrupted_at = recovered_at = None
     streak = failures = n = 0
     first_ok_of_streak = None
     while time.time() - start < duration_s:
+        if disrupted_at is None and s is not None and s.method_done.is_set():
+            break
         n += 1
         ok = p.probe_once().get("status") == 201
         now = time.time()
@@ -105,3 +112,25 @@ def s3_replicates(source: str = "us-east-1", within_s: float = 900.0, configurat
             pass
         time.sleep(0.2)
     raise RuntimeError(f"marker not replicated {source} -> {dst} within {within_s} s")
+
+
+def acknowledged_writes(region: str = "us-west-2", configuration: dict | None = None,
+                        secrets: dict | None = None) -> dict[str, dict[str, int]]:
+    """Verifier: once clients see healthy writes in `region` (and one TTL more), stop the canary and
+    read back every acknowledged write of this run from `region`; the RPO checker judges the read.
+
+    Returns per store ``{"acknowledged", "found"}``. Needs the drharness control (it owns the canary)."""
+    from drharness.workload.canary import read_back
+
+    s = sessions.current()
+    if s is None or s.canary is None:
+        raise RuntimeError("acknowledged_writes needs the drharness.chaos.control control in the experiment "
+                           "(it runs the canary whose writes are read back)")
+    if s.failover_failed:
+        pass  # already recorded as a harness error; read back what is there now
+    elif not s.wait_recovered(region, RTO_BUDGET_S):
+        s.error(f"clients never saw {sessions.RECOVERED_PROBES} healthy writes in {region}")
+    time.sleep(s.t.dns.ttl + sessions.DNS_GRACE_S + 0.5)  # evidence for the stale-DNS checker either way
+    s.canary.stop()
+    found = read_back(s.t, s.h, region, s.canary.run_id)
+    return {store: {"acknowledged": s.canary.acked.get(store, 0), "found": len(keys)} for store, keys in found.items()}

@@ -14,6 +14,26 @@ def _ts(t: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None
 
 
+def result_sections(results: dict[str, Any], floor_terms: dict[str, float]) -> dict[str, Any]:
+    """The checker-derived parts of drill-report.json (DESIGN §6), shared by the drill runner and the
+    Chaos Toolkit judge so both write the same schema."""
+    rto_f, rpo_f = results["rto"].figures, results["rpo"].figures
+    av = results["availability"].figures
+    return {
+        "rto": {"seconds": rto_f.get("seconds"), "floor_seconds": rto_f.get("floor_seconds"),
+                "ratio": rto_f.get("ratio"), "phases": rto_f.get("phases", {}), "floor_terms": floor_terms},
+        "rpo": {"seconds": rpo_f.get("seconds"), "per_store": {
+            s: {"acknowledged": v.get("acknowledged"), "lost": v.get("lost"), "lost_keys": v.get("lost_keys", [])}
+            for s, v in (rpo_f.get("per_store") or {}).items()}},
+        "replication_lag_ms": {
+            st: {k: v.get(k) for k in ("p50", "p95", "p99", "max")}
+            for st, v in (results["replication_lag"].figures.get("per_store") or {}).items()},
+        "availability": {"requests": av.get("requests"), "errors": av.get("errors"),
+                         "downtime_s": av.get("downtime_s"), "budget_consumed": av.get("budget_consumed")},
+        "checks": [{"name": n, "verdict": r.verdict, "detail": r.detail} for n, r in results.items()],
+    }
+
+
 def write_reports(report: dict[str, Any], report_dir: Path) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     jpath = report_dir / "drill-report.json"

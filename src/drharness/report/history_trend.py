@@ -226,6 +226,15 @@ def runs_to_demonstrate(share: float, confidence: float = CONFIDENCE) -> int:
     return math.ceil(math.log(1.0 - confidence) / math.log(share))
 
 
+def _success_check(passed: int, n: int) -> dict[str, Any]:
+    """The success-rate checker's verdict on the archive (each drill one run): observed vs demonstrated."""
+    from drharness.checkers import success_rate
+
+    r = success_rate.judge(passed, n, {"objective": SUCCESS_RATE_OBJECTIVE, "confidence": CONFIDENCE, "min_runs": 1})
+    return {"verdict": r.verdict, "lower_bound_95": _r(r.figures["lower_bound"], 4),
+            "demonstrated": r.figures["demonstrated"], "runs_needed": r.figures["runs_needed"], "detail": r.detail}
+
+
 def _r(v: float | None, nd: int = 2) -> float | None:
     return None if v is None else round(v, nd)
 
@@ -287,7 +296,8 @@ def summarize(drills: Sequence[Drill], warnings: Sequence[str] = (), history_dir
         "failback": {"measured_runs": len(fbs), "p50_s": _r(percentile(fbs, 50)),
                      "max_s": _r(max(fbs, default=None))},
         "success": {"passed": passed, "runs": n, "rate": _r(rate, 4), "objective": SUCCESS_RATE_OBJECTIVE,
-                    "holds": rate is not None and rate > SUCCESS_RATE_OBJECTIVE},
+                    "holds": rate is not None and rate > SUCCESS_RATE_OBJECTIVE,
+                    **_success_check(passed, n)},
         "error_budget": {"budget_s_per_month": ERROR_BUDGET_S_PER_MONTH, "months": budget, "holds": budget_ok},
         "objectives_met": objectives_met,
         "drills": [{"dir": d.dir.name, "started": d.when, "scenario": d.scenario, "verdict": d.verdict,

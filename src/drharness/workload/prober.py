@@ -46,6 +46,22 @@ class Prober:
         self._stop.set()
         self._thread.join(timeout=self.timeout_s + 2)
 
+    def wait_served_by(self, region: str, timeout: float, streak_needed: int) -> bool:
+        """``streak_needed`` successful probes in a row answered by ``region``: enough evidence to go on
+        (the checkers decide from the history, this only says when to stop waiting)."""
+        deadline = time.monotonic() + timeout
+        streak, seen = 0, self.done
+        while time.monotonic() < deadline:
+            if self.done != seen:
+                seen = self.done
+                last = self.last or {}
+                ok = last.get("status") == 201 and self.resolver.region_for(last.get("ip")) == region
+                streak = streak + 1 if ok else 0
+                if streak >= streak_needed:
+                    return True
+            time.sleep(0.02)
+        return False
+
     def _loop(self) -> None:
         t0 = time.monotonic()
         while not self._stop.is_set() and self.count < self.max_count and time.monotonic() - t0 < self.max_seconds:
