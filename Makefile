@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= region-outage
 REPORT_DIR ?= reports/latest
 
-.PHONY: venv deps tools drill test lint unit report clean lab-up lab-down load-ui
+.PHONY: venv deps tools drill test test-terraform lint unit report clean lab-up lab-down load-ui
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,7 @@ tools: $(TOOLS_STAMP)
 # System packages the lab needs: PostgreSQL server binaries. Installed only when missing.
 deps:
 	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-chromium.sh
 
 drill: venv
 	$(BIN)/drharness drill run --scenario $(SCENARIO) --report-dir $(REPORT_DIR)
@@ -43,11 +44,32 @@ test: venv lint tools
 	@set +e; PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# The Terraform-provisioned lab (apply of the real module against the lab, second plan, drills on
+# it): ~6-17 min on 2 cores, so it runs here and not inside `make test`'s 5-minute budget.
+test-terraform: venv tools
+	@set +e; PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/python -m pytest -q -n 0 -m terraform tests/infra/test_tf_lab.py; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
 lab-up: venv
 	$(BIN)/drharness lab up
 
 lab-down: venv
 	$(BIN)/drharness lab down
+
+# Allure HTML for review: the Gherkin features with their steps and drill attachments. REUSE=1 builds from
+# existing allure-results. The CLI comes from npm into .tools/allure (needs Node.js and Java; says what to
+# install when they are missing). Exit code: pytest's when scenarios failed (the report is built anyway).
+ALLURE_RESULTS ?= allure-results
+ALLURE_REPORT ?= allure-report
+report: venv
+	@$(BIN)/python -m drharness.report.allure check
+	@rc=0; if [ "$(REUSE)" = 1 ] && ls $(ALLURE_RESULTS)/*-result.json >/dev/null 2>&1; then \
+	  echo "reusing $(ALLURE_RESULTS)"; else \
+	  $(BIN)/python -m pytest -q steps --alluredir $(ALLURE_RESULTS) --clean-alluredir; rc=$$?; \
+	  if [ $$rc -gt 1 ]; then exit $$rc; fi; fi; \
+	$(BIN)/python -m drharness.report.allure build --results $(ALLURE_RESULTS) --out $(ALLURE_REPORT) || exit $$?; \
+	echo "open $(ALLURE_REPORT)/index.html through a web server, e.g. '$(BIN)/python -m http.server -d $(ALLURE_REPORT)'"; \
+	exit $$rc
 
 LOAD_UI_PORT ?= 8089
 load-ui: venv
