@@ -172,3 +172,16 @@ def test_lab_alarms_follow_data_put_through_the_gateway(lab):
         assert wait_for(OK, None) == OK  # no data any more: notBreaching
     finally:
         cw.delete_alarms(AlarmNames=[name])
+
+
+def test_a_new_breaching_alarm_does_not_fire_for_the_time_before_it_existed():
+    """A fresh alarm with missing data = breaching used to start in ALARM for the periods before it
+    existed, so a drill started right after `lab up` was refused by its own preflight."""
+    sp = spec(evaluation_periods=3, datapoints_to_alarm=3, treat_missing="breaching")
+    assert evaluate(sp, [], NOW, OK).state == ALARM  # without a creation time: every period counts
+    young = evaluate(sp, [], NOW, OK, since=NOW - 0.2)
+    assert young.state != ALARM, young.reason
+    # Once it has lived through its evaluation periods without data, breaching applies again.
+    assert evaluate(sp, [], NOW, OK, since=NOW - 3.5).state == ALARM
+    # And data that arrives is evaluated as usual.
+    assert evaluate(sp, pts(1.0), NOW, OK, since=NOW - 0.2).state == OK

@@ -110,12 +110,15 @@ def statistic(samples: list[Sample], stat: str) -> float | None:
     raise ValueError(f"unsupported statistic {stat!r}")
 
 
-def evaluate(spec: AlarmSpec, samples: Iterable[Sample], now: float, current: str) -> Evaluation:
+def evaluate(spec: AlarmSpec, samples: Iterable[Sample], now: float, current: str,
+             since: float | None = None) -> Evaluation:
     """The alarm state CloudWatch would set now, from the samples of the alarm's metric.
 
     The evaluation range is the last ``evaluation_periods`` clock-aligned periods, ending with the
     open period if it already holds data (else with the last closed one). ALARM when at least
     ``datapoints_to_alarm`` of them breach; missing periods are treated per ``treat_missing``.
+    Periods that ended before ``since`` (the alarm did not exist yet) are not evaluated at all: a new
+    alarm whose missing data is breaching must not start in ALARM for the time before it existed.
     """
     if spec.comparison not in COMPARE:
         return Evaluation(current, f"comparison {spec.comparison} is not evaluated by the lab")
@@ -129,7 +132,11 @@ def evaluate(spec: AlarmSpec, samples: Iterable[Sample], now: float, current: st
     last = math.floor(now / p)  # the open period
     if last not in buckets:
         last -= 1
-    points = [statistic(buckets.get(k, []), spec.statistic) for k in range(last - n + 1, last + 1)]
+    periods = [k for k in range(last - n + 1, last + 1) if since is None or (k + 1) * p > since]
+    if not periods:
+        return Evaluation(INSUFFICIENT, "Insufficient Data: the alarm is younger than one period", [])
+    n = len(periods)
+    points = [statistic(buckets.get(k, []), spec.statistic) for k in periods]
     cmp = COMPARE[spec.comparison]
     present = [v for v in points if v is not None]
     missing = len(points) - len(present)
@@ -192,6 +199,7 @@ class AlarmEvaluator:
         self.evaluations = 0
         self.transitions: list[tuple[float, str, str, str]] = []  # (t, region, alarm, new state)
         self._last: dict[tuple[str, str], str] = {}
+        self._first_seen: dict[tuple[str, str], float] = {}  # when this evaluator first saw each alarm
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cw-alarms", daemon=True)
 
@@ -234,8 +242,9 @@ class AlarmEvaluator:
                 key = (region, alarm.name)
                 if spec is None:
                     continue
+                since = self._first_seen.setdefault(key, now)
                 ev = evaluate(spec, series.get((spec.namespace, spec.metric, spec.dimensions), []), now,
-                              alarm.state_value)
+                              alarm.state_value, since)
                 self.evaluations += 1
                 if ev.state == self._last.get(key):
                     continue

@@ -216,6 +216,7 @@ class Lab:
         self.cw = {r: boto3.client("cloudwatch", region_name=r, endpoint_url=moto_url,
                                    aws_access_key_id="lab", aws_secret_access_key="lab") for r in self.regions}
         threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
+        self._wait_alarms_settled(timeout=30.0)
         self.servers.append(serve("127.0.0.1", p["ports"]["control"], self.control, "control"))
         self.ready = True
         log.info("lab ready in %.1f s", time.time() - self.started)
@@ -401,6 +402,22 @@ class Lab:
         if path == "/aurora/reseed" and method == "POST":
             return {"method": self.aurora.reseed(body["region"])}
         raise ValueError(f"no route {method} {path}")
+
+    def _wait_alarms_settled(self, timeout: float) -> None:
+        """Ready means steady state: a fresh alarm whose missing data is breaching starts in ALARM
+        until the first scheduled aggregator run publishes, and a drill started in that window is
+        (rightly) refused by its preflight. Wait for the first verdicts; never block start for good."""
+        deadline = time.time() + timeout
+        watched = {r: self.resources["regions"][r]["alarms"]["region_health"] for r in self.regions}
+        firing: list[str] = []
+        while time.time() < deadline:
+            firing = [a["AlarmName"] for r in self.regions
+                      for a in self.cw[r].describe_alarms()["MetricAlarms"]
+                      if a["StateValue"] == "ALARM" or (a["AlarmName"] == watched[r] and a["StateValue"] != "OK")]
+            if not firing:
+                return
+            time.sleep(0.2)
+        log.warning("lab ready with alarms not yet OK: %s", ", ".join(firing))
 
     def reset(self, timeout: float = 60) -> dict[str, Any]:
         """Back to the known state between scenarios: no faults, writer in the primary region,
