@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,53 +97,18 @@ def drill_cache() -> dict[str, dict]:
     return {}
 
 
-@pytest.fixture(scope="session")
-def run_drill_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory):
-    """One run per scenario per test session, shared by pytest-xdist workers through a locked file
-    cache: features and tests assert on the same drill report, whichever worker ran it."""
+def _locked_cache_runner(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory,
+                         prefix: str, execute: Any) -> Any:
+    """One run per key per test session, shared by pytest-xdist workers through a locked file cache:
+    features and tests assert on the same report, whichever worker ran it. The lab is reset around it."""
     import fcntl
     import json
-
-    from drharness.drill import Drill, DrillConfig
 
     shared = _shared_cache_dir(tmp_path_factory)
 
     def run(scenario: str) -> dict:
-        key = DRILL_ALIASES.get(scenario, scenario)
-        if key in drill_cache:
-            return drill_cache[key]
-        with open(shared / f"{key}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            done = shared / f"{key}.json"
-            if done.exists():
-                drill_cache[key] = json.loads(done.read_text())
-                return drill_cache[key]
-            lab.reset()
-            report_dir = tmp_path_factory.mktemp(f"drill-{key}")
-            report = Drill(lab.target, DrillConfig(scenario=key, report_dir=report_dir)).run()
-            report["_report_dir"] = str(report_dir)
-            lab.reset()
-            done.write_text(json.dumps(report, default=str))
-            drill_cache[key] = report
-        return report
-
-    return run
-
-
-@pytest.fixture(scope="session")
-def run_experiment_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory):
-    """Like run_drill_once, for the scenario's Chaos Toolkit experiment run through chaoslib: one run per
-    scenario per session, shared by xdist workers through the same locked file cache. The report is
-    judged by the checkers from the run's history; journal, history and report stay in its dir."""
-    import fcntl
-    import json
-
-    from drharness.chaos.runner import run_experiment
-
-    shared = _shared_cache_dir(tmp_path_factory)
-
-    def run(scenario: str) -> dict:
-        key = "chaos-" + DRILL_ALIASES.get(scenario, scenario)
+        name = DRILL_ALIASES.get(scenario, scenario)
+        key = prefix + name
         if key in drill_cache:
             return drill_cache[key]
         with open(shared / f"{key}.lock", "w") as lock:
@@ -153,7 +119,7 @@ def run_experiment_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_f
                 return drill_cache[key]
             lab.reset()
             report_dir = tmp_path_factory.mktemp(key)
-            report = run_experiment(key.removeprefix("chaos-"), report_dir)
+            report = execute(name, report_dir)
             report["_report_dir"] = str(report_dir)
             lab.reset()
             done.write_text(json.dumps(report, default=str))
@@ -161,3 +127,21 @@ def run_experiment_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_f
         return report
 
     return run
+
+
+@pytest.fixture(scope="session")
+def run_drill_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory):
+    """The scenario's drill (drill runner), once per session."""
+    from drharness.drill import Drill, DrillConfig
+
+    return _locked_cache_runner(lab, drill_cache, tmp_path_factory, "drill-", lambda name, report_dir: Drill(
+        lab.target, DrillConfig(scenario=name, report_dir=report_dir)).run())
+
+
+@pytest.fixture(scope="session")
+def run_experiment_once(lab: LabHandle, drill_cache: dict[str, dict], tmp_path_factory: pytest.TempPathFactory):
+    """The scenario's Chaos Toolkit experiment run through chaoslib, once per session. The report is
+    judged by the checkers from the run's history; journal, history and report stay in its dir."""
+    from drharness.chaos.runner import run_experiment
+
+    return _locked_cache_runner(lab, drill_cache, tmp_path_factory, "chaos-", run_experiment)

@@ -15,6 +15,7 @@ from typing import Any
 
 from drharness import checkers
 from drharness.aggregator import Aggregator
+from drharness.checkers import windows
 from drharness.errors import BadInput, EnvironmentProblem
 from drharness.history import History, load_history
 from drharness.nemesis.fis import FisNemesis
@@ -295,13 +296,10 @@ class Drill:
         # it (a cut link makes lag grow by design; that is the RPO checker's business).
         fault_t = next((e.t for e in hist if e.process == "nemesis" and e.type == "invoke"), None)
         steps_end = max((e.t for e in hist if e.process == "orchestrator"), default=None)
-        steady = [e for e in hist if e.process != "lag" or fault_t is None
-                  or e.t < fault_t or (steps_end is not None and e.t > steps_end)]
-        results.update(checkers.check_all(steady, opts, only=["replication_lag"]))
+        results.update(checkers.check_all(windows.lag_outside(hist, fault_t, steps_end), opts,
+                                          only=["replication_lag"]))
         # RTO and stale-DNS judge the failover only: the failback's own flip back is not a regression.
-        fb_start = next((e.t for e in hist if e.process == "orchestrator" and e.type == "invoke"
-                         and isinstance(e.value, dict) and e.value.get("kind") == "failback"), None)
-        window = [e for e in hist if fb_start is None or e.t < fb_start or e.process == "harness"]
+        window = windows.before_failback(hist, windows.failback_start(hist))
         results.update(checkers.check_all(window, opts, only=[k for k in opts if k in ("rto", "dns")]))
         if self.failback:
             results["failback"] = checkers.Result(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from drharness import checkers
+from drharness.checkers import windows
 from drharness.checkers.timeline import step_name
 from drharness.history import HARNESS, ORCHESTRATOR, Event, load_history, ops_for
 from drharness.report.drill_report import SCHEMA, result_sections, write_reports
@@ -106,12 +107,10 @@ def judge(history: Sequence[Event], journal: dict[str, Any] | None = None) -> di
                     or e.process == "orchestrator"), None)
     steps_end = max((e.t for e in history if e.process == "orchestrator"
                      or (e.process == "nemesis" and e.type != "invoke")), default=None)
-    steady = [e for e in history if e.process != "lag" or fault_t is None
-              or e.t < fault_t or (steps_end is not None and e.t > steps_end)]
-    results.update(checkers.check_all(steady, opts, only=["replication_lag"]))
-    fb_start = next((e.t for e in history if e.process == "orchestrator" and e.type == "invoke"
-                     and isinstance(e.value, dict) and e.value.get("kind") == "failback"), None)
-    window = [e for e in history if fb_start is None or e.t < fb_start or e.process == "harness"]
+    results.update(checkers.check_all(windows.lag_outside(history, fault_t, steps_end), opts,
+                                      only=["replication_lag"]))
+    fb_start = windows.failback_start(history)
+    window = windows.before_failback(history, fb_start)
     results.update(checkers.check_all(window, opts, only=[k for k in opts if k in ("rto", "dns")]))
     failback = None
     if fb_start is not None:
