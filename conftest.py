@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,20 @@ class LabHandle:
 
     def reset(self) -> dict:
         return self.control("/reset", {"timeout": 60})
+
+    @contextmanager
+    def planted_alarm_state(self, region: str, alarm: str, state: str = "ALARM") -> Iterator[None]:
+        """SetAlarmState that holds: the lab evaluates alarms every second (fast profile) and would put
+        a planted state back to what the data says before the code under test reads it; on AWS it holds
+        until the next evaluation (60 s). Evaluation is frozen meanwhile and resumes afterwards."""
+        cw = self.target.client("cloudwatch", region)
+        self.control("/alarms", {"frozen": True})
+        try:
+            cw.set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="planted by test")
+            yield
+        finally:
+            self.control("/alarms", {"frozen": False})
+            cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test done")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ record each outcome so that a failed or crashed run refutes the success rate."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,30 @@ def test_all_runs_passing_is_consistent_but_not_demonstrated(monkeypatch, tmp_pa
     fake_runs(monkeypatch, ["pass"] * 3)
     r = success_rate.check(load_history(runner.repeat_experiment("region-outage", 3, tmp_path)), {"min_runs": 3})
     assert r.verdict == "unknown" and r.figures["successes"] == 3
+
+
+def _earlier_run(tmp_path: Path, name: str, verdict: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "drill-report.json").write_text(json.dumps({
+        "verdict": verdict, "rto": {"seconds": 3.0}, "failback": {"seconds": 8.0},
+        "checks": [{"name": "rto", "verdict": verdict}]}))
+    return d
+
+
+def test_earlier_runs_count_first_as_judged_and_only_the_rest_are_run(monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    calls = fake_runs(monkeypatch, ["pass"])
+    earlier = _earlier_run(tmp_path, "shared", "fail")  # planted: the shared run had failed
+    history = load_history(runner.repeat_experiment("region-outage", 2, tmp_path / "out", prior=[earlier]))
+    runs = ops_for(history, "harness", "run")
+    assert len(calls) == 1 and [op.type for op in runs] == ["fail", "ok"]
+    assert runs[0].value["earlier"] is True and runs[0].value["report"] == str(earlier / "drill-report.json")
+    assert success_rate.check(history, {"min_runs": 2}).valid is False
+
+
+def test_an_unreadable_earlier_run_is_unknown_and_too_many_earlier_runs_are_refused(monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    fake_runs(monkeypatch, ["pass"])
+    history = load_history(runner.repeat_experiment("region-outage", 2, tmp_path / "out", prior=[tmp_path / "gone"]))
+    assert ops_for(history, "harness", "run")[0].type == "info"
+    with pytest.raises(BadInput, match="2 earlier runs given for 1 runs"):
+        runner.repeat_experiment("region-outage", 1, tmp_path / "o2", prior=[tmp_path, tmp_path])

@@ -73,13 +73,12 @@ def test_unsupported_action_fails_with_a_reason(clean_lab):
 def test_assert_alarm_state_fails_the_experiment_when_the_alarm_is_not_as_expected(clean_lab):
     t = clean_lab.target
     alarm = t.regions[E].alarms["region_health"]
-    t.client("cloudwatch", E).set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="test")
     fis = t.client("fis", E)
-    tid = template(t, {"assert": {"actionId": "aws:cloudwatch:assert-alarm-state", "parameters": {
-        "alarmArns": f"arn:aws:cloudwatch:{E}:{ACCOUNT}:alarm:{alarm}", "alarmStates": "OK"}}})
-    exp_id = fis.start_experiment(experimentTemplateId=tid)["experiment"]["id"]
-    st = wait_state(fis, exp_id, {"failed", "completed"})
-    t.client("cloudwatch", E).set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test")
+    with clean_lab.planted_alarm_state(E, alarm, "ALARM"):
+        tid = template(t, {"assert": {"actionId": "aws:cloudwatch:assert-alarm-state", "parameters": {
+            "alarmArns": f"arn:aws:cloudwatch:{E}:{ACCOUNT}:alarm:{alarm}", "alarmStates": "OK"}}})
+        exp_id = fis.start_experiment(experimentTemplateId=tid)["experiment"]["id"]
+        st = wait_state(fis, exp_id, {"failed", "completed"})
     assert st["status"] == "failed" and "ALARM" in st["reason"]
 
 
@@ -89,12 +88,8 @@ def test_stop_condition_alarm_stops_the_experiment_and_reverts_its_faults(clean_
     fis = t.client("fis", E)
     exp_id = fis.start_experiment(experimentTemplateId=t.regions[E].fis_templates["region-outage"])["experiment"]["id"]
     assert wait_state(fis, exp_id, {"running"})["status"] == "running"
-    cw = t.client("cloudwatch", w)
     alarm = t.regions[w].alarms["region_health"]  # the template's stop condition
-    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="secondary unhealthy (test)")
-    try:
+    with clean_lab.planted_alarm_state(w, alarm, "ALARM"):
         st = wait_state(fis, exp_id, {"stopped", "failed", "completed"})
-    finally:
-        cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test done")
     assert st["status"] == "stopped" and "stop condition" in st["reason"]
     assert not clean_lab.status()["faults"]["regions"][E]["data_plane_down"]

@@ -95,14 +95,10 @@ def test_preflight_passes_on_a_healthy_lab_and_checks_each_template(clean_lab):
 def test_preflight_refuses_when_a_stop_condition_alarm_is_in_alarm(clean_lab):
     t = clean_lab.target
     alarm = t.regions[t.secondary_region].alarms["region_health"]  # the region-outage template's stop condition
-    cw = t.client("cloudwatch", t.secondary_region)
-    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="planted by test")
-    try:
+    with clean_lab.planted_alarm_state(t.secondary_region, alarm, "ALARM"):
         with pytest.raises(PreflightRefused, match="already in ALARM"):
             preflight(t, "region-outage")
         preflight(t, "planned-switchover")  # uses no FIS template: not refused for it
-    finally:
-        cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test done")
 
 
 def test_stop_conditions_missing_or_naming_no_alarm_are_refused(clean_lab):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,37 +85,50 @@ def run_experiment(scenario_or_path: str | Path, report_dir: Path, target_kind: 
 
 def repeat_experiment(scenario: str, runs: int, out_dir: Path, history_dir: Path | None = None,
                       between: Callable[[], Any] | None = None, target_kind: str = "local",
-                      env_dir: str | None = None) -> Path:
-    """Run one experiment ``runs`` times; each run's outcome (its judged verdict) is a ``harness`` ``run``
-    op in ``out_dir/runs.jsonl`` for the success-rate checker, and each report is archived to
-    ``history_dir`` as ``drharness report --history`` reads it. ``between`` runs before every run
-    (e.g. the lab's reset). A run that crashed is an ``info`` op: unknown, never a success."""
+                      env_dir: str | None = None, prior: Sequence[Path] = ()) -> Path:
+    """Run one experiment until it has ``runs`` outcomes; each run's outcome (its judged verdict) is a
+    ``harness`` ``run`` op in ``out_dir/runs.jsonl`` for the success-rate checker, and each report is
+    archived to ``history_dir`` as ``drharness report --history`` reads it. ``prior``: report dirs of
+    runs of the same experiment already made (e.g. the one a test session shares), counted first, as
+    they were judged. ``between`` runs before every new run (e.g. the lab's reset). A run that crashed
+    is an ``info`` op: unknown, never a success."""
     from drharness.history import History
     from drharness.report.history_trend import archive
 
     if runs < 1:
         raise BadInput(f"runs must be >= 1, got {runs}")
+    if len(prior) > runs:
+        raise BadInput(f"{len(prior)} earlier runs given for {runs} runs in all")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "runs.jsonl"
     path.unlink(missing_ok=True)
     with History(path) as h:
-        drill = h.drill_start({"scenario": f"repeated {scenario}", "runs": runs, "source": "chaostoolkit"})
+        drill = h.drill_start({"scenario": f"repeated {scenario}", "runs": runs, "source": "chaostoolkit",
+                               "earlier_runs": len(prior)})
         for i in range(1, runs + 1):
-            if between is not None:
-                between()
             op = h.invoke("harness:runs", "run", {"run": i, "scenario": scenario})
-            run_dir = out_dir / f"run-{i}"
-            try:
-                report = run_experiment(scenario, run_dir, target_kind, env_dir)
-            except Exception as exc:  # noqa: BLE001 - the outcome is unknown, which the checker counts as no success
-                h.complete(op, "info", {"run": i, "scenario": scenario, "error": f"{type(exc).__name__}: {exc}"})
-                continue
+            if i <= len(prior):
+                run_dir = Path(prior[i - 1])
+                try:
+                    report = json.loads((run_dir / "drill-report.json").read_text())
+                except (OSError, ValueError) as exc:
+                    h.complete(op, "info", {"run": i, "scenario": scenario, "error": f"earlier run unreadable: {exc}"})
+                    continue
+            else:
+                if between is not None:
+                    between()
+                run_dir = out_dir / f"run-{i}"
+                try:
+                    report = run_experiment(scenario, run_dir, target_kind, env_dir)
+                except Exception as exc:  # noqa: BLE001 - the outcome is unknown, which the checker counts as no success
+                    h.complete(op, "info", {"run": i, "scenario": scenario, "error": f"{type(exc).__name__}: {exc}"})
+                    continue
             if history_dir is not None:
                 archive(run_dir, history_dir)
             failed = [c["name"] for c in report["checks"] if c["verdict"] != "pass"]
             h.complete(op, "ok" if report["verdict"] == "pass" else "fail",
                        {"run": i, "scenario": scenario, "verdict": report["verdict"], "rto_s": report["rto"]["seconds"],
                         "failback_s": (report.get("failback") or {}).get("seconds"), "failed_checks": failed,
-                        "report": str(run_dir / "drill-report.json")})
+                        "report": str(run_dir / "drill-report.json"), "earlier": i <= len(prior)})
         h.drill_end(drill)
     return path
