@@ -16,7 +16,7 @@ import pytest
 from drharness.report import allure as allure_report
 
 __all__ = ["pytest_bdd_after_scenario", "pytest_bdd_before_step_call", "pytest_bdd_step_error",
-           "pytest_sessionfinish"]
+           "pytest_configure", "pytest_sessionfinish"]
 
 
 def _alluredir(config: pytest.Config) -> str | None:
@@ -78,6 +78,22 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, exception: BaseExcepti
     reason = allure_report.harness_reason(_context(request).get("report"), exception)
     if reason:
         allure_report.mark_harness_error(exception, reason)
+    from drharness.safety.redact import redact_text  # the message becomes the result's statusDetails
+
+    exception.args = tuple(redact_text(x) if isinstance(x, str) else x for x in exception.args)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Captured logs become the results' "log" attachments: mask secrets in them (docs/SECURITY.md §4)."""
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    if not _alluredir(config) or plugin is None:
+        return
+    from drharness.safety.redact import RedactingFilter
+
+    for handler in (getattr(plugin, "report_handler", None), getattr(plugin, "caplog_handler", None)):
+        if handler is not None:
+            handler.addFilter(RedactingFilter())
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
@@ -91,6 +107,6 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
     report = ctx.get("report")
     allure_report.ensure_charts(report)
     for a in allure_report.scenario_attachments(report, ctx):
-        allure.attach.file(str(a.path), name=a.name, attachment_type=a.mime, extension=a.extension)
+        allure.attach(allure_report.attachment_body(a), name=a.name, attachment_type=a.mime, extension=a.extension)
     if report:
         allure_report.write_environment(d, report)

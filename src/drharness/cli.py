@@ -70,7 +70,8 @@ def cmd_lab_down(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="drharness", description=__doc__.splitlines()[0])
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="debug logs (secrets masked); -vv adds botocore/urllib3 wire logs")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     lab = sub.add_parser("lab", help="the local two-region lab").add_subparsers(dest="lab_cmd", required=True,
@@ -97,11 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def setup_logging(verbose: int) -> None:
+    """-v: DEBUG for drharness, INFO for the AWS SDK, whose DEBUG logs print request headers (session
+    token, signature) and response bodies; -vv: those too. Either way every handler masks secrets
+    (docs/SECURITY.md §4)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for name in WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.NOTSET)
+    from drharness.safety.redact import install_log_redaction
+
+    install_log_redaction("")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if a.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(a.verbose)
     fn: Callable[[argparse.Namespace], int] = a.fn
     try:
         return fn(a)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +118,7 @@ def _orchestrate(a: argparse.Namespace, kind: str) -> int:
         cfg.confirmed = True
     elif not a.yes and kind == "failback":
         raise BadInput("failback needs approval: re-run with --yes")
-    with console.status(f"{kind} in progress ..."):
+    with console.status(f"{kind} in progress ..."), _failover_safety(a, target, kind, orch.run_id):
         try:
             getattr(orch, kind)()
         finally:
@@ -128,6 +130,43 @@ def _orchestrate(a: argparse.Namespace, kind: str) -> int:
             console.print(f"  {s['name']:<18} {s['status']:<8} {s['seconds']} s  {s['detail']}")
         console.print(f"{kind} done in {summary['seconds']} s (run {summary['run_id']})")
     return 0
+
+
+@contextmanager
+def _failover_safety(a: argparse.Namespace, target: Any, kind: str, run_id: str) -> Iterator[None]:
+    """What a drill takes, a standalone failover/failback takes too: the drill lock (refused, exit 3,
+    while a drill or another failover holds it) and the audit log in ``--report-dir``, whose lines
+    name the orchestrator steps and every mutating AWS call (docs/SECURITY.md)."""
+    import logging
+
+    from drharness.safety import audit
+    from drharness.safety.lock import DrillLock
+    from drharness.safety.session import register_target_secrets
+
+    register_target_secrets(target)
+    who = audit.caller_identity(target)
+    log_ = audit.AuditLog(Path(a.report_dir) / "audit.jsonl", who, run_id, target=target.name)
+    with audit.activate(log_):
+        audit.record(f"{kind}.start", mode=getattr(a, "mode", "planned"), run=run_id)
+        lock = DrillLock(target, who, run_id, scenario=kind)
+        if a.force_unlock:
+            removed = lock.force_unlock()
+            if removed:
+                logging.getLogger(__name__).warning("--force-unlock removed the lock of %s", removed.describe())
+        try:
+            lock.acquire()
+        except Exception as exc:
+            audit.record("lock.acquire", result=f"refused: {exc}")
+            raise
+        result = "ok"
+        try:
+            yield
+        except BaseException as exc:
+            result = f"error: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            lock.release()
+            audit.record(f"{kind}.end", result=result, run=run_id)
 
 
 def cmd_failover(a: argparse.Namespace) -> int:
@@ -256,6 +295,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--dry-run", action="store_true", help="print the plan with each step's budget")
         p.add_argument("--yes", action="store_true")
         p.add_argument("--run-id", default=None, help="resume an interrupted run with this id")
+        p.add_argument("--report-dir", default="reports/latest", help="where audit.jsonl records the run")
+        p.add_argument("--force-unlock", action="store_true",
+                       help="remove a drill lock left by a runner that is gone, then run (docs/SECURITY.md)")
         p.add_argument("--json", action="store_true")
         _target_args(p)
         p.set_defaults(fn=fn)

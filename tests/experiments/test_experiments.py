@@ -17,6 +17,15 @@ from drharness.chaos.judge import judge
 from drharness.commands import chaos_environment
 from drharness.history import load_history
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/leakcheck.py (--import-mode=importlib)
+from leakcheck import (  # noqa: E402
+    PLANTED_ENV,
+    all_planted,
+    lab_state_with_dsn_password,
+    planted_lambda_env,
+    scan,
+)
+
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,13 +67,24 @@ def test_experiment_validates(lab, path):
 
 
 def test_dynamodb_pause_experiment_runs_end_to_end_with_plain_chaos_run(clean_lab, tmp_path):
-    env = {**os.environ, **chaos_environment("local", None), "DRHARNESS_REPORT_DIR": str(tmp_path / "report")}
+    """Also the secrets scan of a Chaos Toolkit run (docs/SECURITY.md §4): secrets planted in the
+    environment (chaostoolkit-aws signs with them), the lab config's DSNs and the app Lambda's
+    environment appear in none of journal, history, reports, chaostoolkit.log (debug) or the output."""
+    config = lab_state_with_dsn_password(clean_lab.state_file, tmp_path / "config" / "lab.json")
+    env = {**os.environ, **chaos_environment("local", None), **PLANTED_ENV, "DRHARNESS_LAB_STATE": str(config),
+           "DRHARNESS_REPORT_DIR": str(tmp_path / "report")}
     journal = tmp_path / "journal.json"
-    res = subprocess.run([chaos_bin(), "--no-log-file", "run", "--journal-path", str(journal),
-                          str(ROOT / "experiments" / "dynamodb-replication-pause.json")],
-                         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    with planted_lambda_env(clean_lab.target):
+        res = subprocess.run([chaos_bin(), "--log-file", str(tmp_path / "chaostoolkit.log"), "--log-file-level",
+                              "debug", "run", "--journal-path", str(journal),
+                              str(ROOT / "experiments" / "dynamodb-replication-pause.json")],
+                             capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     doc = json.loads(journal.read_text())
     assert res.returncode == 0, res.stderr[-2000:]
+    (tmp_path / "output.txt").write_text(res.stdout + res.stderr)
+    n, hits = scan([journal, tmp_path / "report", tmp_path / "chaostoolkit.log", tmp_path / "output.txt",
+                    clean_lab.state_file.parent / "labd.log"], all_planted())
+    assert n >= 6 and not hits, hits
     assert doc["status"] == "completed" and not doc["deviated"]
     marker = next(r for r in doc["run"] if r["activity"]["name"] == "marker-replicates-within-60s")
     assert 0 <= marker["output"] < 60

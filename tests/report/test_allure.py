@@ -27,6 +27,9 @@ import pytest
 from drharness.errors import EnvironmentProblem
 from drharness.report import allure as allure_report
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/leakcheck.py (--import-mode=importlib)
+from leakcheck import DSN_PASSWORD, LAMBDA_TOKEN, PLANTED_ENV, all_planted, scan  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -58,6 +61,8 @@ TINY_STEPS = '''\
 """Steps of the tiny feature: each drill is recorded into a history and rendered by the real report code."""
 
 import json
+import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -105,7 +110,12 @@ def record(path, down_until):
 def recorded(ctx, kind, tmp_path):
     d = tmp_path / "drill"
     hist = record(d / "history.jsonl", down_until=36 if kind == "rto-breach" else 18)
-    errors = ["nemesis stop failed: experiment EXP1 not found"] if kind == "harness-error" else []
+    # planted secrets (test_allure_results_hold_no_planted_secret): in an error, a log line and a journal
+    token, dsn_pw, lambda_token = (os.environ["AWS_SESSION_TOKEN"], os.environ["TINY_PLANT_DSN"],
+                                   os.environ["TINY_PLANT_LAMBDA"])
+    logging.getLogger("drharness.tiny").warning("lag monitor: connect host=db password=%s failed", dsn_pw)
+    errors = ([f"nemesis stop failed: experiment EXP1 not found (token {token}, host=db password={dsn_pw})"]
+              if kind == "harness-error" else [])
     checks = [{"name": "rto", "verdict": "fail" if kind == "rto-breach" else "pass",
                "detail": "RTO 7.0s > SLO 5s" if kind == "rto-breach" else "RTO 2.5s <= SLO 5s"}]
     if errors:
@@ -122,7 +132,8 @@ def recorded(ctx, kind, tmp_path):
     render_lag_chart(hist, d / "lag.png")
     if kind == "pass":  # what a load drill and a chaos run leave beside the report
         (d / "locust_stats.csv").write_text("Type,Name,Request Count,Failure Count\\nPOST,/orders,120,3\\n")
-        (d / "journal.json").write_text(json.dumps({"status": "completed", "deviated": False}))
+        (d / "journal.json").write_text(json.dumps({"status": "completed", "deviated": False, "run": [
+            {"output": {"Environment": {"Variables": {"API_TOKEN": lambda_token, "SESSION": token}}}}]}))
     ctx["report"] = report
 
 
@@ -166,7 +177,8 @@ def make_project(base: Path) -> Path:
 def run_tiny(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """pytest over the tiny project with the repository's pytest.ini (which must keep the two Allure
     plugins from clashing) and the repository on PYTHONPATH (for ``steps.allure_hooks``)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **PLANTED_ENV, "TINY_PLANT_DSN": DSN_PASSWORD,
+           "TINY_PLANT_LAMBDA": LAMBDA_TOKEN}
     for k in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         env.pop(k, None)
     return subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "--rootdir", str(proj),
@@ -226,6 +238,19 @@ def test_each_scenario_has_its_drill_files_attached(tiny: dict[str, Any]) -> Non
     failed = {a["name"] for a in tiny["by_name"][SCENARIOS["rto"]]["attachments"]}
     assert {"drill-report.json", "timeline", "replication lag"} <= failed
     assert "locust stats" not in failed  # only files that exist are attached
+
+
+def test_allure_results_hold_no_planted_secret(tiny: dict[str, Any]) -> None:
+    """Secrets planted in the environment, a drill error, a log line and a journal's activity output
+    (docs/SECURITY.md §4) are in no byte of allure-results: messages, traces, attachments, logs."""
+    n, hits = scan([tiny["results"]], all_planted())
+    assert n >= 20 and not hits, hits
+    harness = tiny["by_name"][SCENARIOS["harness"]]
+    assert "nemesis stop failed" in harness["statusDetails"]["message"]  # the plant reached the result ...
+    assert "[REDACTED]" in harness["statusDetails"]["message"]  # ... masked
+    att = {a["name"]: a for a in tiny["by_name"][SCENARIOS["pass"]]["attachments"]}
+    journal = json.loads((tiny["results"] / att["chaos journal"]["source"]).read_text())
+    assert journal["run"][0]["output"]["Environment"]["Variables"]["API_TOKEN"] == "[REDACTED]"
 
 
 def test_environment_properties_and_categories(tiny: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 error and a documented non-zero exit, never a traceback and never a half-applied action.
 
 Covered: CLI argv (``drharness`` main in-process), history JSONL files, ``lab.json``, tfvars/HCL for
-``plan check``, drill scenario / feature parameters. No lab runs here: a command that would act
+``plan check``, drill scenario / feature parameters, experiment files (parse/validate layer only). No lab runs here: a command that would act
 finds no lab (exit 3) and ``lab up`` is disabled, so nothing can be applied. Figures (examples
 tried) are in benchmarks/RESULTS.md.
 """
@@ -184,3 +184,99 @@ def test_scenario_and_feature_parameters(name):
 
 def test_errors_have_documented_exit_codes():
     assert {BadInput.exit_code, EnvironmentProblem.exit_code, DrHarnessError.exit_code} == {2, 3, 1}
+
+
+# ---- experiment files -----------------------------------------------------------------------------
+REAL_EXPERIMENTS = sorted((REPO / "experiments").glob("*.json"))
+HOSTILE_TEXT = ["", "not json", "{", "[]", "null", "42", '"title"', "{\"title\": 1}", "\ufeff{}",
+                "[" * 100_000 + "]" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000]
+MODULES = ["os", "subprocess", "builtins", "drharness.chaos.probes", "chaosaws.fis.actions", "chaoslib",
+           "drharness.no_such_module", "chaosaws.nope", "", "../../etc/passwd", "drharness.chaos.control"]
+
+
+def _paths(doc):  # noqa: ANN001, ANN202 - every (container, key) in a JSON document
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield doc, k
+            yield from _paths(v)
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield doc, i
+            yield from _paths(v)
+
+
+@st.composite
+def hostile_experiments(draw: st.DrawFn) -> bytes:
+    """A real experiment with 1-3 mutations (a value replaced by any JSON, a key deleted, a provider
+    module or type swapped, wrong nesting), or hostile text and bytes."""
+    kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "text", "bytes", "deep"]))
+    if kind == "text":
+        return draw(st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=60))).encode()
+    if kind == "bytes":
+        return draw(st.binary(max_size=60))
+    if kind == "deep":
+        depth = draw(st.integers(20, 3000))
+        return (json.dumps({"title": "t", "method": []})[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}").encode()
+    doc = json.loads(draw(st.sampled_from(REAL_EXPERIMENTS)).read_text())
+    for _ in range(draw(st.integers(1, 3))):
+        spots = list(_paths(doc))
+        container, key = draw(st.sampled_from(spots))
+        action = draw(st.sampled_from(["replace", "delete", "module", "type"]))
+        if action == "delete" and isinstance(container, dict):
+            del container[key]
+        elif action == "module":
+            provider = next((a.get("provider") for a in doc.get("method", []) if isinstance(a, dict)), None)
+            if isinstance(provider, dict):
+                provider["module"] = draw(st.sampled_from(MODULES))
+                provider["type"] = "python"
+        elif action == "type" and isinstance(container, dict):
+            container["type"] = draw(st.sampled_from(["python", "process", "http", "action", "probe", "shell", 1]))
+        else:
+            container[key] = draw(json_value)
+    return json.dumps(doc).encode()
+
+
+@FUZZ
+@given(data=hostile_experiments())
+def test_hostile_experiment_files_give_one_clear_error(tmp_path_factory, data):
+    """The parse/validate layer of run_experiment (no experiment is run): a valid experiment or one
+    BadInput line naming the file; never a traceback."""
+    from drharness.chaos.runner import validate_experiment
+
+    path = tmp_path_factory.mktemp("exp") / "hostile.json"
+    path.write_bytes(data)
+    try:
+        doc = validate_experiment(path)
+    except BadInput as exc:
+        msg = str(exc)
+        assert msg.startswith(f"experiment {path}:") and "\n" not in msg and len(msg) < 600, msg
+    else:
+        assert isinstance(doc, dict) and doc["method"]
+        assert b'"module": "os"' not in data and b'"module": "subprocess"' not in data
+
+
+def test_experiment_validation_refuses_planted_hostile_files(tmp_path):
+    """Planted cases the property must treat as bad (so it cannot pass vacuously), and every real
+    experiment validates."""
+    from drharness.chaos.runner import validate_experiment
+
+    for p in REAL_EXPERIMENTS:
+        assert validate_experiment(p)["method"], p
+    base = json.loads((REPO / "experiments" / "dynamodb-replication-pause.json").read_text())
+    no_method = {k: v for k, v in base.items() if k != "method"}
+    bad_module = json.loads(json.dumps(base))
+    bad_module["method"][0]["provider"]["module"] = "os"
+    no_func = json.loads(json.dumps(base))
+    no_func["method"][0]["provider"]["func"] = "no_such_function"
+    wrong_type = {**base, "method": "start everything"}
+    cases = {"not JSON": b"{'title': nope", "must be a JSON object": b"[1, 2]",
+             "'method' must be a non-empty list": json.dumps(no_method).encode(),
+             "is not one drharness runs": json.dumps(bad_module).encode(),
+             "no_such_function": json.dumps(no_func).encode(),
+             "'method' must be a non-empty list of activities": json.dumps(wrong_type).encode(),
+             "nested deeper": b"[" * 100_000 + b"]" * 100_000, "not UTF-8": b"\xff\xfe{}"}
+    for expected, data in cases.items():
+        path = tmp_path / "e.json"
+        path.write_bytes(data)
+        with pytest.raises(BadInput, match=expected.replace("(", r"\(")):
+            validate_experiment(path)

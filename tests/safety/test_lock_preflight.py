@@ -165,3 +165,49 @@ def test_halt_stops_a_running_fault_and_audits_it(clean_lab, tmp_path):
     audit = [__import__("json").loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [e for e in audit if e["what"] == "fis.StopExperiment" and e["detail"]["params"].get("id") == exp_id]
     assert [e for e in audit if e["what"] == "halt" and f"{t.primary_region}:{exp_id}" in e["detail"]["stopped"]]
+
+
+def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:  # noqa: ANN001
+    return subprocess.run([sys.executable, "-m", "drharness", *args], capture_output=True, text=True, timeout=180,
+                          env=dict(os.environ), cwd=cwd)
+
+
+def test_failover_is_refused_while_a_drill_holds_the_lock(lock_free, tmp_path):
+    """A standalone failover takes the drill lock too: refused with one line, nothing applied; a dry
+    run takes no lock and writes nothing."""
+    t = lock_free.target
+    _plant_lock(t, host="drill-runner-2", pid=4242, expires_in=600)
+    res = _cli("failover", "--mode", "planned", "--yes", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert res.returncode == 3, res.stderr
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "another drill holds the drill lock" in lines[0] and "drill-runner-2" in lines[0], lines
+    assert lock_free.writer_region() == t.primary_region  # nothing half-applied
+    assert not (tmp_path / ".drharness").exists()  # no orchestrator step began
+    audit = (tmp_path / "r" / "audit.jsonl").read_text()
+    assert '"what":"lock.acquire"' in audit and "refused" in audit
+    dry = _cli("failover", "--dry-run", "--report-dir", str(tmp_path / "dry"), cwd=tmp_path)
+    assert dry.returncode == 0 and "plan" in dry.stderr, dry.stderr
+    assert not (tmp_path / "dry").exists()
+    assert DrillLock(t, "test", "x").read().host == "drill-runner-2"  # the holder's lock is untouched
+
+
+def test_failover_and_failback_through_the_cli_take_the_lock_and_audit_every_step(lock_free, tmp_path):
+    from drharness.orchestrator import FAILBACK_STEPS, FAILOVER_STEPS
+    from drharness.safety.audit import read_audit
+
+    t = lock_free.target
+    report = tmp_path / "r"
+    for kind in ("failover", "failback"):
+        res = _cli(kind, *(["--mode", "planned"] if kind == "failover" else []), "--yes", "--json",
+                   "--report-dir", str(report), cwd=tmp_path)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert DrillLock(t, "test", "x").read() is None  # released
+    assert lock_free.writer_region() == t.primary_region
+    entries = read_audit(report / "audit.jsonl")
+    whats = [e["what"] for e in entries]
+    for kind, steps in (("failover", FAILOVER_STEPS), ("failback", FAILBACK_STEPS)):
+        lines = whats[whats.index(f"{kind}.start"):whats.index(f"{kind}.end") + 1]
+        assert lines[1] == "lock.acquire" and lines[-2:] == ["lock.release", f"{kind}.end"], lines
+        assert [w for w in lines if w.startswith("orchestrator.")] == [f"orchestrator.{kind}.{s}" for s in steps]
+    assert whats.count("rds.SwitchoverGlobalCluster") == 2  # the botocore hook saw both switchovers
+    assert all("user/moto" in e["who"] and e["result"] in ("ok", "skipped") for e in entries), entries

@@ -18,59 +18,37 @@ import pytest
 
 from drharness.orchestrator import FAILBACK_STEPS, FAILOVER_STEPS
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/leakcheck.py (--import-mode=importlib)
+from leakcheck import (  # noqa: E402
+    DSN_PASSWORD,
+    PLANTED_ENV,
+    all_planted,
+    lab_state_with_dsn_password,
+    planted_lambda_env,
+    scan,
+)
+
 pytestmark = pytest.mark.lab
-
-PLANTED = {
-    "AWS_SECRET_ACCESS_KEY": "PLANTEDawsSecretKey0123456789abcdefghijkl",
-    "AWS_SESSION_TOKEN": "PLANTEDsessionToken-FwoGZXIvYXdzEJr",
-    "DRHARNESS_SLACK_TOKEN": "xoxb-PLANTED-slack-token-1234",
-}
-DSN_PASSWORD = "PLANTEDdsnPassw0rd"
-LAMBDA_TOKEN = "PLANTEDlambdaApiToken42"
-
-
-def scan(paths: list[Path], secrets: list[str]) -> tuple[int, list[str]]:
-    """Files scanned and (file, secret) hits: every byte of every file, text or binary."""
-    hits, n = [], 0
-    for root in paths:
-        for f in ([root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())):
-            n += 1
-            data = f.read_bytes()
-            hits += [f"{f}: {s[:12]}..." for s in secrets if s.encode() in data]
-    return n, hits
 
 
 def test_scanner_finds_a_planted_secret(tmp_path):
-    (tmp_path / "a.json").write_text('{"x": "PLANTEDawsSecretKey0123456789abcdefghijkl"}')
-    assert scan([tmp_path], list(PLANTED.values()))[1]
+    (tmp_path / "a.json").write_text(json.dumps({"x": f"a {PLANTED_ENV['AWS_SESSION_TOKEN']}"}))
+    (tmp_path / "b.bin").write_bytes(b"\x00" + DSN_PASSWORD.encode())
+    n, hits = scan([tmp_path, tmp_path / "missing"], all_planted())
+    assert n == 2 and len(hits) == 2, hits
 
 
 @pytest.fixture
-def planted_lambda_env(clean_lab):
-    t = clean_lab.target
-    saved = {}
-    for r in t.regions:
-        lam = t.client("lambda", r)
-        env = lam.get_function_configuration(FunctionName=t.regions[r].function)["Environment"]["Variables"]
-        saved[r] = env
-        lam.update_function_configuration(FunctionName=t.regions[r].function,
-                                          Environment={"Variables": {**env, "API_TOKEN": LAMBDA_TOKEN}})
-    yield clean_lab
-    for r, env in saved.items():
-        t.client("lambda", r).update_function_configuration(FunctionName=t.regions[r].function,
-                                                            Environment={"Variables": env})
+def planted_lambda(clean_lab):
+    with planted_lambda_env(clean_lab.target):
+        yield clean_lab
 
 
-def test_drill_artifacts_hold_no_secret_and_the_audit_log_covers_every_action(planted_lambda_env, tmp_path):
-    lab = planted_lambda_env
-    state = json.loads(lab.state_file.read_text())
-    for info in state["regions"].values():
-        info["pg_dsn"] += f" password={DSN_PASSWORD}"
-    config = tmp_path / "config" / "lab.json"
-    config.parent.mkdir()
-    config.write_text(json.dumps(state))
+def test_drill_artifacts_hold_no_secret_and_the_audit_log_covers_every_action(planted_lambda, tmp_path):
+    lab = planted_lambda
+    config = lab_state_with_dsn_password(lab.state_file, tmp_path / "config" / "lab.json")
     report_dir = tmp_path / "report"
-    env = {**os.environ, **PLANTED, "DRHARNESS_LAB_STATE": str(config)}
+    env = {**os.environ, **PLANTED_ENV, "DRHARNESS_LAB_STATE": str(config)}
     res = subprocess.run([sys.executable, "-m", "drharness", "drill", "run", "--scenario",
                           "planned-switchover", "--report-dir", str(report_dir), "--history-dir",
                           str(tmp_path / "archive"), "--json"],
@@ -86,7 +64,7 @@ def test_drill_artifacts_hold_no_secret_and_the_audit_log_covers_every_action(pl
         assert s["lost"] == 0, (store, s["lost_keys"])
     (tmp_path / "stdout.txt").write_text(res.stdout)
     (tmp_path / "stderr-log.txt").write_text(res.stderr)
-    secrets = [*PLANTED.values(), DSN_PASSWORD, LAMBDA_TOKEN]
+    secrets = all_planted()
     artifacts = [report_dir, tmp_path / "archive", tmp_path / "stdout.txt", tmp_path / "stderr-log.txt",
                  lab.state_file.parent / "labd.log", lab.state_file]
     n, hits = scan([p for p in artifacts if p.exists()], secrets)
@@ -109,3 +87,37 @@ def test_drill_artifacts_hold_no_secret_and_the_audit_log_covers_every_action(pl
     steps = {(e["value"]["kind"], e["value"]["step"]) for e in hist
              if e["process"] == "orchestrator" and e["type"] == "invoke"}
     assert steps and all(f"orchestrator.{k}.{s}" in whats for k, s in steps)
+
+
+# The lab's Target signs with fixed dummy keys; on AWS the default chain signs with the environment's
+# credentials, session token included. This runs the CLI the AWS way against the lab.
+DEFAULT_CHAIN = """
+import sys
+import drharness.target as t
+lab = t.from_lab
+def from_lab(*a, **k):
+    target = lab(*a, **k)
+    target.credentials = None
+    return target
+t.from_lab = from_lab
+from drharness.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_verbose_logs_hold_no_secret(lab, tmp_path):
+    """`drharness -v` is safe to share: the SDK's wire logs stay off, and with -vv (on) the request
+    headers, signing strings and signatures are masked along with every planted value."""
+    env = {**os.environ, **PLANTED_ENV, "AWS_ACCESS_KEY_ID": "AKIDPLANTEDEXAMPLE"}
+    runs = {}
+    for flag in ("-v", "-vv"):
+        res = subprocess.run([sys.executable, "-c", DEFAULT_CHAIN, flag, "health", "--json"], capture_output=True,
+                             text=True, timeout=120, env=env, cwd=tmp_path)
+        assert res.returncode in (0, 1) and json.loads(res.stdout)["regions"], res.stderr[-2000:]
+        runs[flag] = res.stderr
+        (tmp_path / f"stderr{flag}.txt").write_text(res.stderr)
+    assert "DEBUG botocore" not in runs["-v"] and "DEBUG botocore" in runs["-vv"]
+    # -vv: the wire logs are there (the planted token was sent), masked
+    assert "X-Amz-Security-Token': b'[REDACTED]'" in runs["-vv"] and "Signature=[REDACTED]" in runs["-vv"]
+    n, hits = scan([tmp_path], all_planted())
+    assert n == 2 and not hits, hits

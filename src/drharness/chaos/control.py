@@ -10,7 +10,8 @@ Declared once at the top of each ``experiments/*.json`` (``"controls"``), it mak
 - after ``stop_experiment`` / ``stop_experiments_by_tags``: wait until FIS reports the experiment
   terminal (its faults reverted), then heal the fault op;
 - experiment end (after the rollbacks): stop the workload, drill end, then judge the history with
-  the checkers and write ``drill-report.json`` / ``drill-report.md`` (``drharness.chaos.judge``).
+  the checkers and write ``drill-report.json`` / ``drill-report.md`` (``drharness.chaos.judge``);
+  then mask secrets in the journal chaoslib hands back to ``chaos run`` (docs/SECURITY.md §4).
 
 The report dir is the configuration's ``drharness_report_dir`` (env ``DRHARNESS_REPORT_DIR``), else
 ``.drharness/chaos/<scenario>``. chaoslib swallows exceptions raised by controls, so this module
@@ -27,6 +28,8 @@ from typing import Any
 
 from drharness.chaos import session as sessions
 from drharness.chaos import target_from
+from drharness.safety.redact import install_log_redaction, redact
+from drharness.safety.session import register_target_secrets
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,12 @@ def report_dir_for(configuration: dict[str, Any] | None, scenario: str) -> Path:
 def before_experiment_control(context: dict[str, Any], configuration: dict[str, Any] | None = None,
                               secrets: dict[str, Any] | None = None, **kwargs: Any) -> None:
     scenario = scenario_of(context)
+    _redact_logs()
     try:
         cfg = configuration or {}
-        sessions.Session(target_from(configuration), report_dir_for(configuration, scenario), scenario,
+        target = target_from(configuration)
+        register_target_secrets(target)
+        sessions.Session(target, report_dir_for(configuration, scenario), scenario,
                          title=str(context.get("title", "")),
                          warm_s=float(cfg.get("drharness_warm_s") or 2.0)).open()
     except Exception as exc:  # noqa: BLE001 - chaoslib would only log it at debug level
@@ -132,8 +138,35 @@ def after_activity_control(context: dict[str, Any], state: dict[str, Any] | None
         s.error(f"could not record the end of {context.get('name')}: {exc}")
 
 
+def _redact_logs() -> None:
+    """chaostoolkit's console and log-file handlers (and ours) mask secrets from here on; with no
+    handler on the root logger, records would reach stderr through logging's last resort unmasked."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
+    install_log_redaction("", "chaostoolkit")
+
+
+def redact_journal(journal: dict[str, Any] | None) -> None:
+    """Mask secrets in the journal in place: chaoslib hands this very dict back to ``chaos run``,
+    which writes it as the journal file (activity outputs can hold e.g. a Lambda's environment)."""
+    if isinstance(journal, dict):
+        clean = redact(journal)
+        journal.clear()
+        journal.update(clean)
+
+
 def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | None = None,
                              **kwargs: Any) -> None:
+    try:
+        _after_experiment(state)
+    finally:
+        redact_journal(state)
+
+
+def _after_experiment(state: dict[str, Any] | None) -> None:
     s = sessions.current()
     if s is None:
         return

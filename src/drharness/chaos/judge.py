@@ -25,6 +25,7 @@ from drharness.checkers import windows
 from drharness.checkers.timeline import step_name
 from drharness.history import HARNESS, ORCHESTRATOR, Event, load_history, ops_for
 from drharness.report.drill_report import SCHEMA, result_sections, write_reports
+from drharness.safety.redact import redact
 
 __all__ = ["FAILBACK_S", "RPO_S", "RTO_S", "judge", "judge_files"]
 
@@ -153,11 +154,15 @@ def judge(history: Sequence[Event], journal: dict[str, Any] | None = None) -> di
 
 
 def judge_files(report_dir: Path, journal: dict[str, Any] | Path | None = None) -> dict[str, Any]:
-    """Judge ``report_dir/history.jsonl`` (+ the journal) and write drill-report.json / .md there."""
+    """Judge ``report_dir/history.jsonl`` (+ the journal) and write drill-report.json / .md there
+    (redacted; the returned report is the redacted one)."""
     if isinstance(journal, Path):
         journal = json.loads(journal.read_text()) if journal.exists() else None
     history_file = report_dir / "history.jsonl"
     report = judge(load_history(history_file, allow_torn_tail=True), journal)
     report["history_file"] = str(history_file)
+    # As the drill runner: no credential, DSN password or token in a report, on disk or handed to the
+    # features (whose failure messages end up in Allure results). docs/SECURITY.md §4.
+    report = redact(report)
     write_reports(report, report_dir)
     return report

@@ -113,6 +113,25 @@ def scenario_attachments(report: dict[str, Any] | None, extra: dict[str, Any] | 
     return found
 
 
+def attachment_body(a: Attachment) -> bytes:
+    """The bytes to attach: images as they are, text with secrets masked (docs/SECURITY.md §4).
+
+    Why here as well as in the writers: Allure results leave the machine (CI artifacts), and a file
+    beside a report may come from a tool that does not redact (a journal from ``chaos run``)."""
+    from drharness.safety.redact import redact, redact_text
+
+    data = a.path.read_bytes()
+    if a.mime.startswith("image/"):
+        return data
+    text = data.decode("utf-8", errors="replace")
+    if a.mime == "application/json":
+        try:
+            return json.dumps(redact(json.loads(text)), indent=2, default=str).encode()
+        except (ValueError, RecursionError):
+            pass
+    return redact_text(text).encode()
+
+
 def ensure_charts(report: dict[str, Any] | None) -> list[Path]:
     """Draw ``timeline.png`` / ``lag.png`` from the drill's ``history.jsonl`` when the run left none
     (a Chaos Toolkit run is judged without drawing). Once per drill dir, under a lock: scenarios on

@@ -9,14 +9,15 @@ from the environment and registered by whoever loads credentials) and of DSN/URL
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["MASK", "is_secret_name", "known_secrets", "redact", "redact_text", "register"]
+__all__ = ["MASK", "RedactingFilter", "install_log_redaction", "is_secret_name", "known_secrets", "redact",
+           "redact_log_text", "redact_text", "register"]
 
 MASK = "[REDACTED]"
 MIN_SECRET_LEN = 8  # shorter values ("lab", "testing") would mask ordinary words; they are dummies anyway
@@ -51,19 +52,25 @@ def dsn_passwords(dsn: str) -> list[str]:
     return out
 
 
-_cache: tuple[float, int, list[str]] = (0.0, -1, [])
-CACHE_S = 1.0  # history lines are written many times a second: re-read the environment at most this often
+_cache: tuple[int, int, list[str]] = (0, -1, [])
+
+
+def _environ_fingerprint() -> int:
+    """Changes whenever the process environment does (~1 us, against ~80 us to re-scan it): history
+    lines are written many times a second, and a secret exported a moment ago must already be masked."""
+    data = getattr(os.environ, "_data", None)
+    return hash(tuple(data.items())) if isinstance(data, dict) else hash(tuple(os.environ.items()))
 
 
 def known_secrets(environ: dict[str, str] | None = None) -> list[str]:
     """Registered values plus the values of secret-named environment variables, longest first."""
     global _cache
     if environ is None:
-        now = time.monotonic()
-        if now - _cache[0] < CACHE_S and _cache[1] == len(_registered):
+        key = _environ_fingerprint()
+        if _cache[0] == key and _cache[1] == len(_registered):
             return _cache[2]
         vals = _collect(os.environ)
-        _cache = (now, len(_registered), vals)
+        _cache = (key, len(_registered), vals)
         return vals
     return _collect(environ)
 
@@ -110,3 +117,67 @@ def redact(obj: Any, secrets: list[str] | None = None) -> Any:
     if isinstance(obj, str):
         return redact_text(obj, secrets)
     return obj
+
+
+# ---- logs -----------------------------------------------------------------------------------------
+# What botocore's DEBUG logs print: the session token as a header (dict repr, canonical request line,
+# presigned query), the request signature, and response bodies (JSON or XML) with secret-named fields.
+_LOG_TOKEN = re.compile(r"(?i)(x-amz-security-token(?:['\"]?\s*:\s*b?['\"]?|=|:))([^'\"\s&,}]{1,4096})")
+_LOG_SIGNATURE = re.compile(r"(?i)(signature['\"]?\s*[=:]\s*(?:b?['\"])?\s*)([0-9a-f]{16,128})")
+_SECRET_WORD = r"(?:password|passwd|passphrase|secret|token|credential|private_?key|api_?key)"
+_LOG_JSON_FIELD = re.compile(r"(?i)([\"'][\w-]{0,60}" + _SECRET_WORD + r"[\w-]{0,60}[\"']\s*:\s*b?[\"'])"
+                             r"((?:[^\"'\\]|\\.){1,8192})")
+_LOG_XML_FIELD = re.compile(r"(?i)(<(\w{0,60}" + _SECRET_WORD + r"\w{0,60})>)([^<]{1,8192})(</\2>)")
+
+
+def redact_log_text(text: str) -> str:
+    """``redact_text`` plus the syntax secrets take in debug logs (headers, signatures, API bodies).
+
+    Why only for logs: history and report lines are JSON read back by the checkers; masking every
+    secret-looking field by pattern there would change data (``secret_arn``), while in a log line a
+    masked ``SecretId`` costs nothing."""
+    text = redact_text(text)
+    lowered = text.lower()
+    if "security-token" in lowered:
+        text = _LOG_TOKEN.sub(lambda m: m.group(1) + MASK, text)
+    if "signature" in lowered:
+        text = _LOG_SIGNATURE.sub(lambda m: m.group(1) + MASK, text)
+    if re.search(_SECRET_WORD, lowered):
+        text = _LOG_JSON_FIELD.sub(lambda m: m.group(1) + MASK, text)
+        text = _LOG_XML_FIELD.sub(lambda m: m.group(1) + MASK + m.group(4), text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every record a handler emits, its traceback included.
+
+    Installed on handlers, not loggers: a logger's filter never sees the records its children
+    (botocore.endpoint, urllib3) propagate to it, a handler's sees them all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's problem, not a leak
+            return True
+        clean = redact_log_text(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_log_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_log_text(record.stack_info)
+        return True
+
+
+def install_log_redaction(*logger_names: str) -> int:
+    """Add a ``RedactingFilter`` to every handler of these loggers ("" is the root); returns how many
+    handlers carry one afterwards."""
+    n = 0
+    for name in logger_names or ("",):
+        for handler in logging.getLogger(name or None).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())
+            n += 1
+    return n
