@@ -98,6 +98,27 @@ def test_the_lab_runs_on_what_terraform_created(tf_lab: TfLab) -> None:
         assert in_recovery is (region != target["primary_region"])
 
 
+def test_the_aggregator_schedules_run_the_handler_terraform_deployed(tf_lab: TfLab) -> None:
+    """The schedules name health_check_aggregator.handler, a module only the harness zip holds: the
+    lab's runtime imports it from the function's deployment package (lab/scheduler.py)."""
+    import time
+    import urllib.request
+
+    def schedules() -> dict[str, Any]:
+        with urllib.request.urlopen(tf_lab.state["control_url"] + "/status", timeout=10) as resp:
+            return json.loads(resp.read())["schedules"]
+
+    deadline = time.monotonic() + 30
+    while True:
+        runs = {k: v for k, v in schedules().items() if "health-check-aggregator" in k}
+        if (len(runs) == 2 and all(v["invocations"] > v["errors"] for v in runs.values())) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(runs) == 2, runs
+    for name, run in runs.items():
+        assert run["invocations"] > 0 and run["last_error"] is None, (name, run)
+
+
 def test_dynamodb_replica_block_created_the_replica_table(tf_lab: TfLab) -> None:
     import boto3
 
@@ -143,6 +164,14 @@ def test_aws_target_drill_passes_through_terraform_outputs(tf_lab: TfLab, tmp_pa
     assert res.returncode == 0 and report["verdict"] == "pass", json.dumps(failed, indent=1)[:4000]
 
 
+def test_plan_after_the_drills_is_still_a_no_op(tf_lab: TfLab) -> None:
+    """The drills fenced and unfenced the app (reserved concurrency 100 in the module): failback puts
+    back what was there, so Terraform finds nothing to change, as it must on AWS after a drill."""
+    res = tf_lab.terraform("plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false")
+    changes = [ln for ln in res.stdout.splitlines() if ln.strip().startswith(("#", "~", "+", "-"))]
+    assert res.returncode == 0, "plan after the drills shows drift:\n" + "\n".join(changes[:60]) + res.stderr[-2000:]
+
+
 # ---------------------------------------------------------------------------------------------
 # The gateway hooks one by one (seconds, no terraform): each case also runs against a gateway
 # without the hook, where moto's own answer must show the gap the hook closes.
@@ -166,21 +195,24 @@ class Gateways:
             DynamoDBReplicas,
             GlobalClusterTags,
             S3BucketPolicies,
+            global_cluster_detach_hook,
             rds_terraform_hook,
             route53_check_config_hook,
         )
+        from drharness.lab.tfprovision import S3AccessLogging
 
         self.app = DomainDispatcherApplication(create_backend_app)
         faults = Faults(REGIONS)
         self.plain = {r: RegionGateway(r, self.app, faults) for r in REGIONS}
         self.hooked = {r: RegionGateway(r, self.app, faults) for r in REGIONS}
         cf, reps, pols, tags = CloudFrontConfigs(), DynamoDBReplicas(self.app), S3BucketPolicies(), GlobalClusterTags()
+        logging_ = S3AccessLogging()
         self.pg_hosts = {"us-east-1": "127.0.1.1", "us-west-2": "127.0.2.1"}
         for gw in self.hooked.values():
             gw.peers = self.hooked
-            gw.interceptors += [cf.intercept, reps.intercept, tags.intercept, pols.intercept]
-            gw.post += [rds_terraform_hook(self.pg_hosts, {"gwtest-us-east-1"}), tags.hook, cf.hook, reps.hook,
-                        route53_check_config_hook()]
+            gw.interceptors += [cf.intercept, reps.intercept, tags.intercept, pols.intercept, logging_.intercept]
+            gw.post += [logging_.hook, rds_terraform_hook(self.pg_hosts, {"gwtest-us-east-1"}), tags.hook, cf.hook,
+                        reps.hook, route53_check_config_hook(), global_cluster_detach_hook()]
         self.servers = []
         self.urls: dict[tuple[bool, str], str] = {}
         for hooked, gws in ((False, self.plain), (True, self.hooked)):
@@ -316,6 +348,57 @@ def test_rds_answers_as_aurora_for_the_labs_clusters(gateways: Gateways) -> None
     plain = gateways.client("rds", hooked=False)
     assert "DatabaseName" not in plain.describe_global_clusters(GlobalClusterIdentifier="gwtest-global")["GlobalClusters"][0]
     assert plain.describe_db_clusters(DBClusterIdentifier="gwtest-us-east-1")["DBClusters"][0]["Endpoint"] != "127.0.1.1"
+
+
+def test_s3_access_logging_reads_back_as_sent_without_moto_writing_a_log_per_request(gateways: Gateways) -> None:
+    """moto writes a log object for every request to a logged bucket at once (labd grew ~3 MB/s and
+    starved S3 replication on the Terraform lab); the hooked gateway keeps only the configuration."""
+    for hooked in (False, True):
+        s3 = gateways.client("s3", hooked=hooked)
+        data, logs = f"gwtest-data-{str(hooked).lower()}", f"gwtest-logs-{str(hooked).lower()}"
+        for b in (data, logs):
+            s3.create_bucket(Bucket=b)
+        s3.put_bucket_acl(Bucket=logs, GrantWrite="uri=http://acs.amazonaws.com/groups/s3/LogDelivery",
+                          GrantReadACP="uri=http://acs.amazonaws.com/groups/s3/LogDelivery")
+        s3.put_bucket_logging(Bucket=data, BucketLoggingStatus={
+            "LoggingEnabled": {"TargetBucket": logs, "TargetPrefix": "access/"}})
+        for i in range(5):
+            s3.put_object(Bucket=data, Key=f"k{i}", Body=b"x")
+            s3.head_object(Bucket=data, Key=f"k{i}")
+        written = s3.list_objects_v2(Bucket=logs).get("KeyCount", 0)
+        assert s3.get_bucket_logging(Bucket=data)["LoggingEnabled"] == {"TargetBucket": logs, "TargetPrefix": "access/"}
+        if not hooked:
+            assert written >= 10  # the gap: one log object per request, kept forever
+        else:
+            assert written == 0
+
+
+def test_deleting_the_secondary_cluster_detaches_it_so_the_global_cluster_can_be_destroyed(
+        gateways: Gateways) -> None:
+    """What `terraform destroy` does (lab down throws moto's state away instead, so this is the check):
+    delete the secondary member in its region, then the global cluster."""
+    from botocore.exceptions import ClientError
+
+    for hooked in (False, True):
+        gc_id, sec = f"gwtest-destroy-{str(hooked).lower()}", f"gwtest-destroy-sec-{str(hooked).lower()}"
+        east, west = gateways.client("rds", hooked=hooked), gateways.client("rds", "us-west-2", hooked)
+        east.create_global_cluster(GlobalClusterIdentifier=gc_id, Engine="aurora-postgresql", EngineVersion="16.4")
+        east.create_db_cluster(DBClusterIdentifier=f"{sec}-p", Engine="aurora-postgresql", EngineVersion="16.4",
+                               GlobalClusterIdentifier=gc_id, MasterUsername="admin_user", MasterUserPassword="x" * 20)
+        west.create_db_cluster(DBClusterIdentifier=sec, Engine="aurora-postgresql", EngineVersion="16.4",
+                               GlobalClusterIdentifier=gc_id)
+        east.delete_db_cluster(DBClusterIdentifier=f"{sec}-p", SkipFinalSnapshot=True)
+        west.delete_db_cluster(DBClusterIdentifier=sec, SkipFinalSnapshot=True)
+        members = next(g for g in east.describe_global_clusters()["GlobalClusters"]  # moto ignores the id filter
+                       if g["GlobalClusterIdentifier"] == gc_id)["GlobalClusterMembers"]
+        if not hooked:  # the gap: the deleted secondary stays a member, DeleteGlobalCluster is refused
+            assert any(sec in m["DBClusterArn"] for m in members)
+            with pytest.raises(ClientError):
+                east.delete_global_cluster(GlobalClusterIdentifier=gc_id)
+            continue
+        assert members == []
+        east.delete_global_cluster(GlobalClusterIdentifier=gc_id)
+        assert not [g for g in east.describe_global_clusters()["GlobalClusters"] if g["GlobalClusterIdentifier"] == gc_id]
 
 
 def test_alarm_health_checks_have_no_endpoint_settings(gateways: Gateways) -> None:

@@ -189,10 +189,10 @@ data "aws_iam_policy_document" "orchestrator" {
   }
 
   statement {
-    sid = "FenceAndDriftCheck" # fence the old primary's app (concurrency 0), undo it, compare both regions
+    sid = "FenceAndDriftCheck" # fence the old primary's app (concurrency 0), restore it, compare both regions
     actions = [
-      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PutFunctionConcurrency",
-      "lambda:DeleteFunctionConcurrency",
+      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:GetFunctionConcurrency",
+      "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
     ]
     resources = local.arn.function_arns.app
   }
@@ -456,8 +456,8 @@ data "aws_iam_policy_document" "drill_runner" {
   statement {
     sid = "OrchestratorInProcess" # the drill runs the orchestrator in-process: fence, unfence, drift check
     actions = [
-      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PutFunctionConcurrency",
-      "lambda:DeleteFunctionConcurrency",
+      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:GetFunctionConcurrency",
+      "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
     ]
     resources = local.arn.function_arns.app
   }

@@ -165,10 +165,11 @@ def s3_replication_status_hook(repl: S3Replicator) -> Callable[[ApiCall, Respons
             return resp
         if call.service == "s3" and call.method in ("PUT", "POST", "DELETE") and resp.status_code < 300:
             parts = call.path.lstrip("/").split("/", 1)
-            if len(parts) == 2 and parts[1]:
+            if len(parts) == 2 and parts[1] and not _has_query_key(call, "versionId"):  # a version delete is no write
                 from urllib.parse import unquote
 
-                repl.mark_dirty(parts[0], unquote(parts[1]))
+                repl.mark_dirty(parts[0], unquote(parts[1]), resp.headers.get("x-amz-version-id"),
+                                resp.headers.get("x-amz-delete-marker") == "true")
             return resp
         if call.service != "s3" or call.method not in ("GET", "HEAD") or resp.status_code >= 300:
             return resp
@@ -180,7 +181,7 @@ def s3_replication_status_hook(repl: S3Replicator) -> Callable[[ApiCall, Respons
             return resp
         from urllib.parse import unquote
 
-        status = repl.status_of(parts[0], unquote(parts[1]), version)
+        status = repl.status_of(parts[0], unquote(parts[1]), version, resp.headers.get("x-amz-server-side-encryption"))
         if status:
             resp.headers["x-amz-replication-status"] = status
         return resp

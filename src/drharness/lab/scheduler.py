@@ -3,8 +3,11 @@
 Schedules are read from moto as Terraform or provisioning stored them; every ENABLED ``rate()``
 schedule whose target is a Lambda function invokes that function's handler in-process, with the
 function's environment and the schedule's ``Input`` as the event, the way the Lambda service would.
-The handler is loaded by the name in the function's configuration (``module.function``), so the
-lab never imports the harness: it runs whatever the stack deployed.
+The handler is loaded by the name in the function's configuration (``module.function``) from the
+function's deployment package as stored in moto, the way Lambda puts the package root first on
+``sys.path``: ``health_check_aggregator.handler`` (Terraform's harness zip, infra/lambda/*.py at its
+root) runs as deployed. Only a package this process already runs (``drharness`` itself) is shared:
+the lab's copy is the checkout the package was built from.
 
 A schedule in a region whose data plane is down does not fire (that region's Lambda service is
 down with it). The fast profile fires at ``period_override_s`` instead of the stored rate, as it
@@ -14,15 +17,22 @@ probes health checks faster than their ``RequestInterval``.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import io
 import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -53,6 +63,66 @@ class _Context:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
+def moto_code(region: str, name: str, account: str) -> tuple[str, bytes] | None:
+    """The function's deployment package as moto stores it (moto runs in this process): (sha, zip)."""
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        fn = lambda_backends[account][region].get_function(name)
+    except Exception:  # noqa: BLE001 - gone or never stored: nothing to load from
+        return None
+    code = getattr(fn, "code_bytes", b"")
+    return (fn.code_sha_256, code) if code else None
+
+
+class ImportModuleError(ImportError):
+    """Lambda's Runtime.ImportModuleError: the handler's module is not in the deployment package."""
+
+
+class PackageImporter(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
+    """One deployment package (a zip) served from memory, for the top-level names it was asked to
+    provide only, so it never shadows anything else this process imports."""
+
+    def __init__(self, sha: str, code: bytes) -> None:
+        self.sha = sha
+        self.root = f"<lambda package {sha[:16]}>"
+        self._zip = zipfile.ZipFile(io.BytesIO(code))
+        self._files = set(self._zip.namelist())
+        self._lock = threading.Lock()  # one BytesIO underneath: reads must not interleave
+        self.owned: set[str] = set()
+
+    def has_top(self, top: str) -> bool:
+        return f"{top}.py" in self._files or f"{top}/__init__.py" in self._files
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] not in self.owned:
+            return None
+        base = fullname.replace(".", "/")
+        if f"{base}/__init__.py" in self._files:
+            spec = importlib.util.spec_from_loader(fullname, self, origin=f"{self.root}/{base}/__init__.py",
+                                                   is_package=True)
+            if spec is not None:
+                spec.submodule_search_locations = [f"{self.root}/{base}"]
+            return spec
+        if f"{base}.py" in self._files:
+            return importlib.util.spec_from_loader(fullname, self, origin=f"{self.root}/{base}.py")
+        return None
+
+    def _member(self, fullname: str) -> str:
+        base = fullname.replace(".", "/")
+        return f"{base}/__init__.py" if f"{base}/__init__.py" in self._files else f"{base}.py"
+
+    def get_source(self, fullname: str) -> str:  # tracebacks show the deployed code's lines
+        with self._lock:
+            return self._zip.read(self._member(fullname)).decode("utf-8")
+
+    def exec_module(self, module: ModuleType) -> None:
+        spec = module.__spec__
+        assert spec is not None and spec.origin is not None
+        module.__file__ = spec.origin
+        exec(compile(self.get_source(spec.name), spec.origin, "exec"), module.__dict__)  # noqa: S102
+
+
 class InProcessRuntime:
     """Runs Lambda handlers in this process. Environment variables are process-wide, so an
     invocation sets its function's variables only while no running invocation needs a different
@@ -62,6 +132,15 @@ class InProcessRuntime:
         self._cv = threading.Condition()
         self._active: dict[str, tuple[str, int]] = {}  # var -> (value, users)
         self._saved: dict[str, str | None] = {}
+        self._import_lock = threading.Lock()
+        self._packages: dict[str, PackageImporter] = {}  # sha -> package
+        self._top_from: dict[str, PackageImporter] = {}  # top-level module -> the package serving it
+
+    def close(self) -> None:
+        with self._import_lock:
+            for pkg in self._packages.values():
+                if pkg in sys.meta_path:
+                    sys.meta_path.remove(pkg)
 
     def _acquire(self, env: dict[str, str]) -> None:
         with self._cv:
@@ -90,10 +169,46 @@ class InProcessRuntime:
                     os.environ[k] = old
             self._cv.notify_all()
 
-    def invoke(self, handler: str, env: dict[str, str], event: dict[str, Any], name: str = "", arn: str = "",
-               timeout_s: float = 60.0) -> Any:
+    def load(self, handler: str, code: tuple[str, bytes] | None = None) -> Callable[..., Any]:
+        """``module.function``, the module from the deployment package ``code`` = (sha, zip) when
+        given (its root first, as on Lambda), except a package this process already runs itself."""
         module_name, _, func_name = handler.rpartition(".")
-        func = getattr(importlib.import_module(module_name), func_name)
+        if not module_name or not func_name:
+            raise ImportModuleError(f"Bad handler '{handler}': expected module.function")
+        top = module_name.partition(".")[0]
+        with self._import_lock:
+            if code is not None and (top not in sys.modules or top in self._top_from):
+                self._serve_top(top, code)
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                raise ImportModuleError(f"Unable to import module '{module_name}': {exc}") from None
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            raise ImportModuleError(f"Handler '{func_name}' missing on module '{module_name}'")
+        return func
+
+    def _serve_top(self, top: str, code: tuple[str, bytes]) -> None:
+        sha, data = code
+        current = self._top_from.get(top)
+        if current is not None and current.sha == sha:
+            return
+        pkg = self._packages.get(sha)
+        if pkg is None:
+            pkg = self._packages[sha] = PackageImporter(sha, data)
+            sys.meta_path.insert(0, pkg)
+        if not pkg.has_top(top):
+            raise ImportModuleError(f"Unable to import module '{top}': not in the function's deployment package")
+        if current is not None:  # the function's code changed: the next import loads the new one
+            current.owned.discard(top)
+        for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+            del sys.modules[name]
+        pkg.owned.add(top)
+        self._top_from[top] = pkg
+
+    def invoke(self, handler: str, env: dict[str, str], event: dict[str, Any], name: str = "", arn: str = "",
+               timeout_s: float = 60.0, code: tuple[str, bytes] | None = None) -> Any:
+        func = self.load(handler, code)
         self._acquire(env)
         try:
             return func(event, _Context(name, arn, timeout_s))
@@ -123,7 +238,8 @@ class LabScheduler:
     """Fires the rate() schedules stored in moto into :class:`InProcessRuntime`."""
 
     def __init__(self, moto_url: str, regions: tuple[str, ...], region_up: Callable[[str], bool],
-                 period_override_s: float | None = None, runtime: InProcessRuntime | None = None) -> None:
+                 period_override_s: float | None = None, runtime: InProcessRuntime | None = None,
+                 code_of: Callable[[str, str, str], tuple[str, bytes] | None] = moto_code) -> None:
         kw: dict[str, Any] = {"endpoint_url": moto_url, "aws_access_key_id": "lab",
                               "aws_secret_access_key": "lab"}
         self.sched = {r: boto3.client("scheduler", region_name=r, **kw) for r in regions}
@@ -131,6 +247,7 @@ class LabScheduler:
         self.region_up = region_up
         self.period_override_s = period_override_s
         self.runtime = runtime or InProcessRuntime()
+        self.code_of = code_of  # (region, function, account) -> (sha, zip) of the deployed package
         self.schedules: dict[tuple[str, str], ScheduleState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -144,6 +261,7 @@ class LabScheduler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=3)
+        self.runtime.close()
 
     def refresh(self) -> None:
         seen = set()
@@ -199,8 +317,9 @@ class LabScheduler:
             name = st.target_arn.split(":function:")[-1].split(":")[0]
             cfg = self.lam[st.region].get_function_configuration(FunctionName=name)
             env = (cfg.get("Environment") or {}).get("Variables", {})
+            code = self.code_of(st.region, cfg["FunctionName"], cfg["FunctionArn"].split(":")[4])
             st.last_result = self.runtime.invoke(cfg["Handler"], env, dict(st.input), name, cfg["FunctionArn"],
-                                                 float(cfg.get("Timeout", 60)))
+                                                 float(cfg.get("Timeout", 60)), code)
             st.last_error = None
         except Exception as exc:  # noqa: BLE001 - a failed invocation is counted, like Lambda Errors
             st.errors += 1

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -89,21 +90,46 @@ def prepare(work: Path, source: Path | None = None) -> Path:
 
 
 def run(env_dir: Path, args: list[str], log_file: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """One terraform command in the work dir; its output goes to the lab's terraform.log."""
+    """One terraform command in the work dir. Its output is streamed to the lab's terraform.log with
+    the seconds since the command started on each line, so a slow apply shows which resource waited."""
     work = env_dir.parents[2]
     t0 = time.monotonic()
-    res = subprocess.run(["terraform", *args], cwd=env_dir, env=tf_env(work), capture_output=True, text=True,
-                         timeout=timeout, check=False)
+    if args[0] == "output":  # read back as JSON: stdout alone, not logged
+        res = subprocess.run(["terraform", *args], cwd=env_dir, env=tf_env(work), capture_output=True, text=True,
+                             timeout=timeout, check=False)
+        with log_file.open("a") as fh:
+            fh.write(f"$ terraform {' '.join(args)}: {time.monotonic() - t0:.1f} s, exit {res.returncode}\n"
+                     + res.stderr)
+        return res
+    lines: list[str] = []
     with log_file.open("a") as fh:
-        fh.write(f"$ terraform {' '.join(args)}  ({time.monotonic() - t0:.1f} s, exit {res.returncode})\n")
-        fh.write(res.stdout)
-        fh.write(res.stderr)
-    return res
+        fh.write(f"$ terraform {' '.join(args)}\n")
+        fh.flush()
+        proc = subprocess.Popen(["terraform", *args], cwd=env_dir, env=tf_env(work), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                fh.write(f"[{time.monotonic() - t0:6.1f}] {line}")
+                fh.flush()
+            code = proc.wait()
+        finally:
+            timer.cancel()
+        timed_out = time.monotonic() - t0 >= timeout
+        fh.write(f"$ terraform {args[0]}: {time.monotonic() - t0:.1f} s, exit {code}"
+                 f"{' (killed: timeout)' if timed_out else ''}\n")
+    out = "".join(lines)
+    return subprocess.CompletedProcess(["terraform", *args], code, out, out if code else "")
 
 
 def _check(res: subprocess.CompletedProcess, what: str, log_file: Path) -> None:
     if res.returncode not in (0,):
-        errors = [ln for ln in (res.stderr or res.stdout).splitlines() if ln.strip()][:12]
+        lines = [ln for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
+        first = next((i for i, ln in enumerate(lines) if ln.lstrip("│ ").startswith("Error")), max(0, len(lines) - 12))
+        errors = lines[first:first + 12]
         raise EnvironmentProblem(f"terraform {what} failed (see {log_file}):\n  " + "\n  ".join(errors))
 
 
@@ -193,6 +219,57 @@ def _create_master_user(lab: Any, username: str) -> None:
             c.execute(f'CREATE ROLE "{username}" LOGIN SUPERUSER')  # identifier checked by the module's validation
 
 
+class S3AccessLogging:
+    """Server access logging as S3 keeps its configuration, without moto's delivery. moto writes one
+    log object into the (versioned) target bucket for *every* request to a logged bucket, at once
+    and kept forever: in the lab, where the replicator, the apps and the status hooks call S3 many
+    times a second, that grew labd by ~3 MB/s and starved replication (drills found objects still
+    PENDING). S3 delivers these logs best effort, hours later; nothing in the lab reads them. So
+    moto gets logging switched off and every read answers the configuration as Terraform sent it."""
+
+    OFF = b'<BucketLoggingStatus xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+    DROPPED_HEADERS = ("HTTP_CONTENT_ENCODING", "HTTP_X_AMZ_DECODED_CONTENT_LENGTH", "HTTP_CONTENT_MD5",
+                       "HTTP_X_AMZ_TRAILER", "HTTP_X_AMZ_SDK_CHECKSUM_ALGORITHM")
+
+    def __init__(self) -> None:
+        self.configs: dict[str, bytes] = {}  # bucket -> BucketLoggingStatus as PUT
+
+    @staticmethod
+    def _is_logging(call: Any) -> bool:
+        from urllib.parse import parse_qs
+
+        return call.service == "s3" and "logging" in parse_qs(call.environ.get("QUERY_STRING", ""),
+                                                                keep_blank_values=True)
+
+    def intercept(self, call: Any) -> Any:
+        import io
+
+        from werkzeug.wrappers import Response
+
+        from drharness.lab.interceptors import _decoded_body
+
+        if not self._is_logging(call):
+            return None
+        bucket = call.path.lstrip("/").split("/", 1)[0]
+        if call.method == "GET" and bucket in self.configs:
+            return Response(self.configs[bucket], status=200, headers={"Content-Type": "application/xml"})
+        if call.method != "PUT":
+            return None
+        call.environ["drharness.s3_logging"] = _decoded_body(call)
+        for key in [k for k in call.environ if k in self.DROPPED_HEADERS or k.startswith("HTTP_X_AMZ_CHECKSUM_")]:
+            call.environ.pop(key, None)
+        call.environ["HTTP_X_AMZ_CONTENT_SHA256"] = "UNSIGNED-PAYLOAD"
+        call.environ["wsgi.input"] = io.BytesIO(self.OFF)
+        call.environ["CONTENT_LENGTH"] = str(len(self.OFF))
+        return None
+
+    def hook(self, call: Any, resp: Any) -> Any:
+        sent = call.environ.get("drharness.s3_logging")
+        if sent is not None and resp.status_code < 300:
+            self.configs[call.path.lstrip("/").split("/", 1)[0]] = sent
+        return resp
+
+
 def attach_terraform(lab: Any, endpoints: dict[str, str]) -> dict[str, Any]:
     """Called by labd instead of fast provisioning: hooks the gateways, applies, reads the outputs."""
     from drharness.lab.interceptors import (
@@ -211,10 +288,9 @@ def attach_terraform(lab: Any, endpoints: dict[str, str]) -> dict[str, Any]:
     # IAM's AWS managed policies (AmazonRDSEnhancedMonitoringRole, ...) exist in every account.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     p = lab.plan
-    # The functions Terraform deploys run in-process when their schedules fire (lab/scheduler.py):
-    # their zip's root holds infra/lambda/*.py, and inside the lab "the regional endpoint" and "the
+    # The functions Terraform deploys run in-process when their schedules fire, loaded from the zip
+    # Terraform uploaded (lab/scheduler.py); inside the lab "the regional endpoint" and "the
     # resolver" are the lab's, never AWS (Terraform's Lambda environment names neither).
-    sys.path.append(str(repo_root() / "infra" / "lambda"))
     for r, url in endpoints.items():
         os.environ[f"DRHARNESS_AWS_ENDPOINT_{r.upper().replace('-', '_')}"] = url
     os.environ["DRHARNESS_DNS_RESOLVER"] = "127.0.0.1"
@@ -222,12 +298,14 @@ def attach_terraform(lab: Any, endpoints: dict[str, str]) -> dict[str, Any]:
     hosts = p["hosts"]
     app_urls = {r: f"http://{hosts[r]}:{p['ports']['app']}" for r in lab.regions}
     cloudfront, replicas, policies = CloudFrontConfigs(), DynamoDBReplicas(lab.moto_app), S3BucketPolicies()
+    logging_ = S3AccessLogging()
     rds, gc_tags = rds_terraform_hook(hosts, set(lab.cluster_ids.values())), GlobalClusterTags()
     fn_config, secret_kms = lambda_config_hook(), secret_replica_kms_hook()
     for gw in lab.gateways.values():
         gw.peers = lab.gateways
-        gw.interceptors += [cloudfront.intercept, replicas.intercept, gc_tags.intercept, policies.intercept]
-        gw.post += [rds, gc_tags.hook, apigw_endpoint_hook(app_urls), cloudfront.hook, replicas.hook, fn_config,
+        gw.interceptors += [cloudfront.intercept, replicas.intercept, gc_tags.intercept, policies.intercept,
+                            logging_.intercept]
+        gw.post += [logging_.hook, rds, gc_tags.hook, apigw_endpoint_hook(app_urls), cloudfront.hook, replicas.hook, fn_config,
                     secret_kms, route53_check_config_hook(), global_cluster_detach_hook()]
     lab.tf_apps = {url: (hosts[r], p["ports"]["app"]) for r, url in app_urls.items()}
     work = Path(p["terraform"]["work_dir"])

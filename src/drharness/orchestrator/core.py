@@ -53,6 +53,7 @@ class OrchestratorConfig:
     lag_threshold_ms: float = 1000.0
     decision_consecutive: int = 2  # aggregator verdicts in a row before an automatic decision
     state_dir: str = ".drharness/orchestrator"
+    fence_record_dir: str | None = None  # failback: where the failover that fenced us kept its state (default state_dir)
     run_id: str | None = None
     warmup_invokes: int = 5
     drain_window_s: float = 3600.0  # failback: S3 objects written this recently must not be PENDING
@@ -268,13 +269,61 @@ class Orchestrator:
         """Unplanned: stop the old primary's app taking traffic where its Lambda API still answers."""
         if self.cfg.mode == "planned":
             return "skipped: planned switchover: Aurora fences the writer; the old primary keeps serving reads"
+        fn = self.t.regions[self.src].function
         try:
-            self.t.client("lambda", self.src, connect_timeout=1, read_timeout=2, attempts=1).put_function_concurrency(
-                FunctionName=self.t.regions[self.src].function, ReservedConcurrentExecutions=0)
+            lam = self.t.client("lambda", self.src, connect_timeout=1, read_timeout=2, attempts=1)
+            if "previous_concurrency" not in rec.data:  # a re-run after a crash must not read its own fence
+                rec.data["previous_concurrency"] = self._reserved_concurrency(lam, fn)
+                self._save()
+            lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=0)
         except Exception as exc:  # noqa: BLE001 - in an outage the old primary is unreachable: that is expected
             return f"skipped: {self.src} Lambda API unreachable ({type(exc).__name__}); Aurora fences its writer"
-        rec.data["fenced_function"] = self.t.regions[self.src].function
-        return f"{self.src} app concurrency set to 0"
+        rec.data["fenced_function"] = fn
+        before = rec.data["previous_concurrency"]
+        return f"{self.src} app concurrency set to 0 (was {'unreserved' if before is None else before})"
+
+    @staticmethod
+    def _reserved_concurrency(lam: Any, fn: str) -> int | None:
+        """The function's reserved concurrency; None when it has none. A 0 is a fence (ours or an
+        earlier run's), not a setting to come back to, so it reads as None too."""
+        value = lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions")
+        return int(value) if value else None
+
+    def _fence_record(self) -> dict[str, Any] | None:
+        """What the latest failover away from this region recorded at its fence (None: it fenced nothing
+        or there is no record): the failback restores that."""
+        latest: tuple[float, dict[str, Any]] | None = None
+        for f in Path(self.cfg.fence_record_dir or self.cfg.state_dir).glob("failover-*.json"):
+            try:
+                doc = json.loads(f.read_text())
+                started = float(doc.get("started", 0))
+                data = doc["steps"]["fence"].get("data") or {}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+            if doc.get("src") == self.dst and (latest is None or started > latest[0]):
+                latest = (started, data)
+        if latest is None or latest[1].get("fenced_function") != self.t.regions[self.dst].function:
+            return None
+        return latest[1]
+
+    def unfence(self) -> str:
+        """Undo a failover's fence: the reserved concurrency the function had before it (Terraform
+        sets one; deleting it would show as drift on the next plan), or none if it had none. Without
+        a record of the fence, only a fence (0) is removed: a value someone set stays."""
+        fn = self.t.regions[self.dst].function
+        lam = self.t.client("lambda", self.dst, attempts=1)
+        record = self._fence_record()
+        if record is None:
+            if lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions") != 0:
+                return "not fenced"
+            before = None
+        else:
+            before = record.get("previous_concurrency")
+        if before:
+            lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=int(before))
+            return f"reserved concurrency {before} restored"
+        lam.delete_function_concurrency(FunctionName=fn)
+        return "reserved concurrency removed (none before the fence)"
 
     def _writer_region(self, via: str) -> tuple[str | None, dict | None]:
         rds = self.t.client("rds", via, attempts=1)
@@ -463,8 +512,7 @@ class Orchestrator:
         self._wait(lambda: self._sql_writer(self.dst), "aurora_switchover", f"{self.dst} accepting writes")
         # Undo the fence of the failover, if any.
         try:
-            self.t.client("lambda", self.dst, attempts=1).delete_function_concurrency(
-                FunctionName=self.t.regions[self.dst].function)
-        except Exception:  # noqa: BLE001
-            pass
-        return f"writer back in {self.dst}"
+            rec.data["unfence"] = self.unfence()
+        except Exception as exc:  # noqa: BLE001 - the app still serves once its region's API answers again
+            rec.data["unfence"] = f"failed: {type(exc).__name__}: {exc}"
+        return f"writer back in {self.dst}; {rec.data['unfence']}"

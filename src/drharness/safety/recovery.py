@@ -176,14 +176,18 @@ def recover(target: Any, dead: Path, progress: Callable[[str], None] | None = No
         writer, state = _writer(target)
     if writer != target.primary_region:
         say(f"recovery: writer is in {writer}: failing back to {target.primary_region}")
-        cfg = OrchestratorConfig(mode="planned", decision="manual", confirmed=True, state_dir=str(dead / "recovery"))
+        cfg = OrchestratorConfig(mode="planned", decision="manual", confirmed=True, state_dir=str(dead / "recovery"),
+                                 fence_record_dir=str(dead / "orchestrator"))
         orch = Orchestrator(target, cfg, from_region=target.secondary_region)
         orch.failback()
         done["failback"] = orch.summary()
     else:
+        # The dead run's failover recorded the concurrency it fenced away: unfence() puts that back.
         for region, fn in _fenced_functions(dead):
-            target.client("lambda", region, attempts=2).delete_function_concurrency(FunctionName=fn)
-            done["unfenced"].append(f"{region}:{fn}")
+            cfg = OrchestratorConfig(mode="planned", decision="manual", confirmed=True,
+                                     state_dir=str(dead / "recovery"), fence_record_dir=str(dead / "orchestrator"))
+            outcome = Orchestrator(target, cfg, from_region=target.other(region)).unfence()
+            done["unfenced"].append(f"{region}:{fn}: {outcome}")
     _wait_healthy(target, deadline)
     done["known_state"] = f"no drill experiment running; writer in {target.primary_region}; both regions healthy"
     _write_incomplete_report(dead, doc, done)
