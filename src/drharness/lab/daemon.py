@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request, Response
 from drharness.lab.alarms import AlarmEvaluator
 from drharness.lab.appserver import AppSpec, NotifyingFaults, RegionalApps, app_env
 from drharness.lab.aurora import AuroraGlobal, GlobalClusterError
-from drharness.lab.ddb_replicator import DynamoDBReplicator
+from drharness.lab.ddb_replicator import DynamoDBReplicator, ddb_write_hook
 from drharness.lab.edge import EdgeProxy
 from drharness.lab.fis import Effect, FisExecutor
 from drharness.lab.gateway import RegionGateway
@@ -181,6 +181,8 @@ class Lab:
 
         self.ddb = DynamoDBReplicator(moto_url, tuple(self.regions), names["table"], self.faults,
                                       prof["ddb_poll_s"]).start()
+        for gw in self.gateways.values():
+            gw.post.append(ddb_write_hook(self.ddb))
         self.s3.start()
         checker_t, resolver_t = HealthChecker, ZoneResolver
         if p.get("provision") == "terraform":
@@ -201,6 +203,8 @@ class Lab:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "lab")
         for gw in self.gateways.values():
             gw.post.append(self.apps.lambda_hook)  # a fence (reserved concurrency) reaches the app at once
+        # What reset restores: the reserved concurrency as provisioned (Terraform may set one), not "none".
+        self._baseline_concurrency = {r: self._reserved_concurrency(r) for r in self.regions}
         self.apps.sync()
         self.apps.wait_ready()
         self.edge = EdgeProxy([f"http://{p['hosts'][r]}:{p['ports']['app']}" for r in self.regions])
@@ -261,10 +265,11 @@ class Lab:
     def _unfence_functions(self) -> None:
         from moto.awslambda.models import lambda_backends
 
+        baseline = getattr(self, "_baseline_concurrency", {})
         for r in self.regions:
             try:
                 lambda_backends[ACCOUNT][r].get_function(self.plan["profile"]["names"]["function"]) \
-                    .reserved_concurrency = None
+                    .reserved_concurrency = baseline.get(r)
             except Exception:  # noqa: BLE001
                 log.exception("unfence %s", r)
 

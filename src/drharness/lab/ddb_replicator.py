@@ -12,15 +12,21 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import boto3
+from werkzeug.wrappers import Response
 
 from drharness.lab.faults import Faults
+from drharness.lab.gateway import ApiCall
 
 log = logging.getLogger(__name__)
+
+WRITE_ACTIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
+                           "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"})
 
 Tag = tuple[float, str]
 
@@ -76,11 +82,19 @@ class _KeyState:
 
 class DynamoDBReplicator:
     def __init__(self, endpoint: str, regions: tuple[str, ...], table: str, faults: Faults,
-                 poll_s: float = 0.1) -> None:
+                 poll_s: float = 0.1, idle_poll_s: float = 1.0) -> None:
         self.table = table
         self.regions = regions
         self.faults = faults
         self.poll_s = poll_s
+        # Polling streams every poll_s while nothing happens was the largest idle cost of labd (two
+        # GetRecords calls through moto ten times a second). Writes through a gateway wake the
+        # replicator (``wake``), so an idle lab polls every idle_poll_s only, to catch writes that
+        # did not come through a gateway, and a busy one (records seen, keys diverged, replication
+        # held back by a fault) keeps polling every poll_s.
+        self.idle_poll_s = idle_poll_s
+        self._wake = threading.Event()
+        self.rounds = 0
         kw: dict[str, Any] = {"endpoint_url": endpoint, "aws_access_key_id": "lab",
                               "aws_secret_access_key": "lab"}
         self.ddb = {r: boto3.client("dynamodb", region_name=r, **kw) for r in regions}
@@ -107,6 +121,7 @@ class DynamoDBReplicator:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=3)
 
     def _open_iterators(self, region: str) -> None:
@@ -119,20 +134,37 @@ class DynamoDBReplicator:
             for s in shards
         ]
 
+    def wake(self) -> None:
+        """A write landed in some region: replicate now rather than at the next idle poll."""
+        self._wake.set()
+
     def _loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        busy = True
+        while not self._stop.is_set():
+            if busy:
+                self._stop.wait(self.poll_s)
+            else:
+                self._wake.wait(self.idle_poll_s)
+            self._wake.clear()  # before the round: a write during it wakes the next one
+            if self._stop.is_set():
+                return
             try:
-                self.step()
+                busy = self.step()
             except Exception:  # noqa: BLE001 - keep replicating; count it
+                busy = True
                 self.errors += 1
                 log.exception("dynamodb replicator step failed")
 
     # ---- one replication round -------------------------------------------------------------------
-    def step(self) -> None:
+    def step(self) -> bool:
+        """One round; True when there is more to do soon (records seen, or some left behind)."""
         with self._lock:
+            self.rounds += 1
             touched: set[str] = set()
+            skipped = False
             for r in self.regions:
                 if self.faults.data_plane_down(r):
+                    skipped = True
                     continue  # the region's replication engine is down with it
                 touched |= self._read(r)
             self._expire_echoes()
@@ -146,6 +178,7 @@ class DynamoDBReplicator:
                     self.diverged.add(key)
                 else:
                     self.diverged.discard(key)
+            return bool(touched or self.diverged or skipped)
 
     def _expire_echoes(self, max_age_s: float = 30.0) -> None:
         now = time.time()
@@ -229,3 +262,14 @@ class DynamoDBReplicator:
             "errors": self.errors,
             "latency_ms_last": recent[-1] if recent else None,
         }
+
+
+def ddb_write_hook(repl: DynamoDBReplicator) -> Callable[[ApiCall, Response], Response]:
+    """Gateway post-hook: a DynamoDB write that succeeded wakes the replicator."""
+
+    def hook(call: ApiCall, resp: Response) -> Response:
+        if call.service == "dynamodb" and call.action in WRITE_ACTIONS and resp.status_code < 300:
+            repl.wake()
+        return resp
+
+    return hook

@@ -40,7 +40,8 @@ class FisNemesis:
         deadline = time.monotonic() + wait_running
         while True:
             state = fis.get_experiment(id=exp_id)["experiment"]["state"]
-            if state["status"] == "running":
+            # "completed" seen first: an instant action (e.g. an RDS failover) ran between two polls.
+            if state["status"] in ("running", "completed"):
                 break
             if state["status"] in TERMINAL or time.monotonic() > deadline:
                 self.history.complete(h, "fail", {"fault": fault or scenario, "target_region": region,
