@@ -73,6 +73,36 @@ class LabHandle:
             cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test done")
 
 
+# Slowest files first (measured sums, benchmarks/RESULTS.md "Test-suite wall time again"), so that
+# pytest-xdist's ``loadfile`` hands out the long ones while the other worker works through the many
+# short ones, instead of one worker finishing a long file alone at the end (``--no-loadscope-reorder``
+# in pytest.ini: xdist would otherwise order files by their number of tests). The success-rate feature
+# comes late: it counts the region-outage runs of steps/test_features.py and tests/recovery/test_drills.py.
+SLOW_FIRST = (
+    "steps/test_features.py", "tests/infra/test_infra_terraform.py", "tests/loadtests/test_load_lab.py",
+    "tests/safety/test_kill9_drill.py", "tests/recovery/test_drills.py", "tests/recovery/test_dns_follows_aggregator.py",
+    "tests/infra/test_infra_checkov.py", "tests/lab/test_lab_cli.py", "tests/report/test_allure.py",
+    "tests/safety/test_secrets_and_audit.py",
+    "tests/experiments/test_experiments.py", "tests/safety/test_lock_preflight.py",
+    "tests/consistency/test_aws_stores.py", "tests/infra/test_infra_static.py", "tests/recovery/test_crash_resume.py",
+    "tests/lab/test_lab_parts.py", "steps/test_features_planned.py", "steps/test_features_success_rate.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
+    root = Path(str(config.rootpath))
+
+    def key(item: pytest.Item) -> int:
+        try:
+            rel = Path(str(item.path)).relative_to(root).as_posix()
+        except ValueError:
+            return len(rank)
+        return rank.get(rel, len(rank))
+
+    items.sort(key=key)  # stable: the order inside a file, and of all other files, is kept
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
     from drharness.lab.manager import lab_down, lab_up

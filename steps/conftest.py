@@ -280,21 +280,19 @@ def lag_under(ctx, store, threshold_ms):  # noqa: ANN001
     assert next(c for c in ctx["report"]["checks"] if c["name"] == "replication_lag")["verdict"] == "pass"
 
 
-@when(parsers.parse('the "{scenario}" experiment has run {runs:d} times, the first being this session\'s shared run'))
-def repeated_runs(lab, run_experiment_once, ctx, tmp_path, scenario, runs):  # noqa: ANN001
-    """The session's shared run counts first, as it was judged; the others are not cached: they are the
-    evidence. The lab is reset before each new run (and after the last)."""
+@when(parsers.parse('this session\'s "{scenario}" experiment run and drill run are counted as {runs:d} runs in a row'))
+def shared_runs_counted(run_experiment_once, run_drill_once, ctx, tmp_path, scenario, runs):  # noqa: ANN001
+    """The runs the session shares, in the order they ran, as they were judged: the Chaos Toolkit
+    experiment and the drill runner drive the same fault and failover. Counting them costs no extra run."""
     from pathlib import Path
 
     from drharness.chaos.runner import repeat_experiment
 
-    shared = Path(run_experiment_once(scenario)["_report_dir"])
+    reports = [run_experiment_once(scenario), run_drill_once(scenario)]
+    assert len(reports) == runs, f"{runs} runs asked, {len(reports)} shared"
+    prior = [Path(r["_report_dir"]) for r in sorted(reports, key=lambda r: r.get("started_at") or 0)]
     ctx["archive"] = tmp_path / "history"
-    try:
-        ctx["runs_history"] = repeat_experiment(scenario, runs, tmp_path / "runs", history_dir=ctx["archive"],
-                                                between=lab.reset, prior=[shared])
-    finally:
-        lab.reset()
+    ctx["runs_history"] = repeat_experiment(scenario, runs, tmp_path / "runs", history_dir=ctx["archive"], prior=prior)
     ctx["runs"] = runs
 
 

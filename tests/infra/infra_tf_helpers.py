@@ -140,6 +140,13 @@ def providers_or_skip() -> None:
         )
 
 
+def low_priority() -> None:
+    """preexec_fn for the CPU-bound static tools (terraform, checkov): nice 10, so that on 2 cores they
+    take what the other xdist worker's lab leaves instead of slowing its drills (measured: with them at
+    the same priority the suite took 284-303 s, see benchmarks/RESULTS.md)."""
+    os.nice(10)
+
+
 def run_tf(args: list[str], cwd: Path, timeout: float = 300, extra_env: dict[str, str] | None = None):
     env = terraform_env()
     if extra_env:
@@ -152,4 +159,5 @@ def run_tf(args: list[str], cwd: Path, timeout: float = 300, extra_env: dict[str
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=low_priority,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pytest runs with --import-mode=importlib
-from infra_tf_helpers import INFRA, REPO  # noqa: E402
+from infra_tf_helpers import INFRA, REPO, low_priority  # noqa: E402
 
 
 def _checkov_command() -> list[str]:
@@ -31,7 +31,8 @@ def test_checkov_finds_no_failed_check_in_infra():
         "--skip-download", "--quiet", "--compact",
         "--skip-path", ".terraform",
     ]
-    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+                         preexec_fn=low_priority)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "Failed checks: 0" in out, out

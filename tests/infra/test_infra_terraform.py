@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # pytest runs with --i
 from infra_tf_helpers import (  # noqa: E402
     INFRA,
     MODULE,
+    low_priority,
     providers_or_skip,
     run_tf,
     terraform_env,
@@ -42,6 +43,7 @@ def test_validate_script_passes_for_every_environment():
     res = subprocess.run(
         ["bash", str(INFRA / "scripts" / "validate.sh")],
         env=terraform_env(),
+        preexec_fn=low_priority,
         capture_output=True,
         text=True,
         timeout=600,

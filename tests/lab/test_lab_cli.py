@@ -80,11 +80,21 @@ def test_status_json_contract(lab):
     assert all({"pid", "healthy"} <= set(c) for c in st["components"].values())
 
 
-def test_lab_down_leaves_no_process_and_no_port(tmp_path):
+def test_up_cleans_a_crashed_lab_and_down_leaves_no_process_and_no_port(tmp_path):
+    """One lab lifecycle for both (a lab up costs seconds): kill -9 of labd, then `up` cleans the
+    crashed lab's state and PostgreSQL data, then `down` leaves no process, no port and no files."""
     state = tmp_path / "lab.json"
+    assert run("lab", "up", state=state).returncode == 0
+    crashed = json.loads(state.read_text())
+    os.kill(crashed["pids"]["labd"], 9)  # crash
     up = run("lab", "up", state=state)
     assert up.returncode == 0, up.stderr
     st = json.loads(state.read_text())
+    assert st["pids"]["labd"] != crashed["pids"]["labd"]
+    assert not Path(crashed["pg"]["base"]).exists(), "the crashed lab's PostgreSQL data must be cleaned"
+    assert not any(pid_alive(p) for n, p in crashed["pids"].items() if p and n != "labd"), \
+        "the crashed lab's processes must be stopped"
+
     pids = [p for p in st["pids"].values() if p]
     ports = [(h, p) for h, p, _ in st["ports"]]
     base = Path(st["pg"]["base"])
@@ -100,16 +110,3 @@ def test_lab_down_leaves_no_process_and_no_port(tmp_path):
     assert not state.exists()
     # Every listener was on loopback (127.0.0.0/8).
     assert all(h.startswith("127.") for h, _ in ports)
-
-
-def test_stale_state_from_a_crashed_lab_is_cleaned(tmp_path):
-    state = tmp_path / "lab.json"
-    assert run("lab", "up", state=state).returncode == 0
-    st = json.loads(state.read_text())
-    os.kill(st["pids"]["labd"], 9)  # crash
-    up = run("lab", "up", state=state)
-    assert up.returncode == 0, up.stderr
-    st2 = json.loads(state.read_text())
-    assert st2["pids"]["labd"] != st["pids"]["labd"]
-    assert not Path(st["pg"]["base"]).exists(), "the crashed lab's PostgreSQL data must be cleaned"
-    assert run("lab", "down", state=state).returncode == 0
