@@ -197,26 +197,76 @@ def cmd_health(a: argparse.Namespace) -> int:
 
 
 def cmd_halt(a: argparse.Namespace) -> int:
-    """Stop every running FIS experiment in both regions: the faults they own are reverted."""
+    """Stop every running FIS experiment in both regions (the faults they own are reverted), then ask
+    the drill holding the lock to stop (SIGTERM, when it runs on this host): it stops its workload,
+    restores the known state (writer home, app unfenced, both regions healthy) and reports a fail."""
     from drharness.safety import audit
     from drharness.target import resolve_target
 
+    if a.wait < 0:
+        raise BadInput("--wait must not be negative")
     target = resolve_target(a.target, a.env)
     stopped: list[str] = []
     failed: list[str] = []
     log_ = audit.AuditLog(Path(a.report_dir) / "audit.jsonl", audit.caller_identity(target), "halt", target.name)
     with audit.activate(log_):
         _halt(target, stopped, failed)
-        audit.record("halt", result="ok" if not failed else "incomplete", stopped=stopped, failed=failed)
+        drill = _halt_drill(target, a.wait)
+        audit.record("halt", result="ok" if not failed else "incomplete", stopped=stopped, failed=failed, drill=drill)
     if a.json:
-        _json({"stopped": stopped, "failed": failed})
+        _json({"stopped": stopped, "failed": failed, "drill": drill})
     else:
         console.print(f"halt: stopped {len(stopped)} experiment(s) {', '.join(stopped)}")
+        console.print(f"halt: drill: {drill['result']}")
         for f in failed:
             console.print(f"[red]  could not halt in {f}[/]")
     if failed:
         raise CheckFailed("halt incomplete: " + "; ".join(failed))
     return 0
+
+
+def _halt_drill(target: Any, wait_s: float) -> dict[str, Any]:
+    """SIGTERM the drill that holds the lock, if it runs here; wait until it has restored and exited."""
+    import os
+    import signal
+    import socket
+    import time
+
+    from drharness.safety.lock import DrillLock
+
+    try:
+        rec = DrillLock(target, "halt", "halt").read()
+    except Exception as exc:  # noqa: BLE001 - the experiments are stopped already; say what is unknown
+        return {"result": f"lock unreadable ({type(exc).__name__}): a running drill was not asked to stop"}
+    if rec is None:
+        return {"result": "no drill holds the lock"}
+    info: dict[str, Any] = {"run_id": rec.run_id, "scenario": rec.scenario, "host": rec.host, "pid": rec.pid}
+    if rec.scenario in ("failover", "failback"):
+        return {**info, "result": f"a standalone {rec.scenario} holds the lock: left to finish (halt stops drills)"}
+    if rec.host != socket.gethostname() or rec.pid <= 0:
+        return {**info, "result": f"drill {rec.run_id} runs on {rec.host}: its faults are stopped; stop it there"}
+
+    def alive() -> bool:
+        try:
+            os.kill(rec.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        try:  # exited but not yet reaped by its parent (a zombie) counts as gone
+            return Path(f"/proc/{rec.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return True
+
+    if not alive():
+        return {**info, "result": f"drill {rec.run_id} is not running (pid {rec.pid} gone): the next run recovers"}
+    os.kill(rec.pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if alive():
+        return {**info, "result": f"drill {rec.run_id} (pid {rec.pid}) asked to stop; still restoring after {wait_s:g} s"}
+    return {**info, "result": f"drill {rec.run_id} (pid {rec.pid}) halted and exited; its report says what it restored"}
 
 
 def _halt(target: Any, stopped: list[str], failed: list[str]) -> None:
@@ -310,5 +360,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     halt = sub.add_parser("halt", help="stop every running fault of the drill and revert it")
     halt.add_argument("--json", action="store_true")
     halt.add_argument("--report-dir", default="reports/latest", help="the drill whose audit log records the halt")
+    halt.add_argument("--wait", type=float, default=600.0,
+                      help="seconds to wait for the halted drill to restore the known state and exit")
     _target_args(halt)
     halt.set_defaults(fn=cmd_halt)

@@ -6,6 +6,8 @@ Runs the same code on the local lab and on AWS; only the Target differs.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -38,6 +40,34 @@ SCENARIOS = {
                             "acknowledged write may be lost and errors after the DNS flip must stop",
 }
 LOAD_ERROR_RATE_AFTER_FLIP = 0.05  # after flip + TTL, at most this share of load requests may fail
+
+
+class Halted(BaseException):  # noqa: N818 - what happened, not an error kind
+    """`drharness halt` asked this drill to stop (SIGTERM): workload and faults stop, the target goes
+    back to its known state, and the drill is reported failed and incomplete. A BaseException, like
+    KeyboardInterrupt: no ``except Exception`` on the way (a retry loop, an orchestrator step) may
+    swallow it and carry on with the drill."""
+
+
+@dataclass
+class _HaltSignal:
+    """Raises ``Halted`` in the main thread only while armed (the fault and failover part of the run):
+    a SIGTERM during the clean-up is remembered, never raised into it."""
+
+    received: bool = False
+    armed: bool = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.received = True
+        if self.armed:
+            self.armed = False
+            raise Halted("halted by `drharness halt` (SIGTERM)")
+
+    def arm(self) -> None:
+        self.armed = True
+        if self.received:  # it came before: halt now
+            self.armed = False
+            raise Halted("halted by `drharness halt` (SIGTERM)")
 
 
 @dataclass
@@ -89,6 +119,8 @@ class Drill:
         self.load_flip: dict[str, Any] | None = None
         self.extra_read_prefixes: dict[str, tuple[str, ...]] = {}
         self.consistency: dict[str, Any] = {}
+        self._halt_signal = _HaltSignal()
+        self.halted: dict[str, Any] | None = None  # what restoring the known state did after a halt
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _orch_cfg(self, mode: str, decision: str) -> OrchestratorConfig:
@@ -117,7 +149,13 @@ class Drill:
 
         with DrillSafety(self.t, self.cfg.report_dir, self.cfg.scenario, self.interrupted, self.progress,
                          force_unlock=self.cfg.force_unlock):
-            return self._run()
+            if threading.current_thread() is not threading.main_thread():
+                return self._run()  # signals reach the main thread only: no halt handler here
+            previous = signal.signal(signal.SIGTERM, self._halt_signal)
+            try:
+                return self._run()
+            finally:
+                signal.signal(signal.SIGTERM, previous)
 
     def _run(self) -> dict[str, Any]:
         started = self.started = time.time()
@@ -130,14 +168,18 @@ class Drill:
         lag = self._lag_monitor()
         completed = False
         try:
+            self._halt_signal.arm()
             self.progress(f"warming up workload for {self.cfg.warm_seconds:.0f} s")
             time.sleep(self.cfg.warm_seconds)
             getattr(self, "_scenario_" + self.cfg.scenario.replace("-", "_"))(prober, canary, nemesis)
             completed = True
+        except Halted as exc:
+            self.errors.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - a harness error is reported, never a pass
             self.errors.append(f"{type(exc).__name__}: {exc}")
             log.debug("drill error\n%s", traceback.format_exc())
         finally:
+            self._halt_signal.armed = False
             canary.stop()
             try:
                 nemesis.stop()
@@ -151,10 +193,27 @@ class Drill:
             prober.stop()
             if completed:
                 self._consistency()  # with every writer stopped: in-flight writes are not diffs
+            if self._halt_signal.received:
+                self._restore_after_halt()
             if completed:
                 self.h.drill_end(drill, {"errors": self.errors})
             self.h.close()
         return self._report(started, completed)
+
+    def _restore_after_halt(self) -> None:
+        """Faults are stopped (by halt, and by the nemesis above): put the writer back home, undo the
+        fence, wait for both regions healthy. What was done goes into the report."""
+        from drharness.safety import audit
+        from drharness.safety.recovery import restore_known_state
+
+        self.progress("halted: restoring the known state (writer home, app unfenced, both regions healthy)")
+        try:
+            self.halted = restore_known_state(self.t, self.cfg.report_dir / "halt-recovery",
+                                              self.cfg.report_dir / "orchestrator", self.progress)
+        except Exception as exc:  # noqa: BLE001 - reported: the operator must act
+            self.halted = {"error": f"{type(exc).__name__}: {exc}"}
+            self.errors.append(f"restoring the known state after the halt failed: {exc}")
+        audit.record("drill.halted", restored=self.halted)
 
     def _lag_monitor(self) -> Any:
         """Replication lag of the three stores sampled through the drill (marker write -> visible)."""
@@ -340,6 +399,7 @@ class Drill:
             "load": self.load,
             "orchestrator": self.orchestrations,
             "errors": self.errors,
+            "halted": self.halted,
             "history_file": str(self.history_file),
             **result_sections(results, floor_terms),
         }

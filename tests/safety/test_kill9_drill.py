@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,25 +33,47 @@ def writer(lab) -> str:  # noqa: ANN001
     return lab.status()["aurora"]["writer_region"]
 
 
-# (where to kill, what must have been done to recover)
-PHASES = {
-    "fault": "stopped_experiments",  # FIS region-outage running, no failover yet
-    "dns": "failback",  # during failover: Aurora already promoted in us-west-2, app in us-east-1 fenced
-}
+def running_experiments(t) -> list[dict]:  # noqa: ANN001
+    return [e for r in t.regions for e in t.client("fis", r).list_experiments()["experiments"]
+            if e["state"]["status"] in ("pending", "initiating", "running")]
 
 
-@pytest.mark.parametrize("phase", list(PHASES))
-def test_kill9_mid_drill_then_rerun_recovers_and_never_passes_the_dead_run(clean_lab, tmp_path, phase):
+def fenced(t) -> bool:  # noqa: ANN001
+    lam = t.client("lambda", t.primary_region)
+    conc = lam.get_function_concurrency(FunctionName=t.regions[t.primary_region].function)
+    return conc.get("ReservedConcurrentExecutions") == 0
+
+
+def test_kill9_at_each_phase_then_rerun_recovers_each_and_never_passes_a_dead_run(clean_lab, tmp_path):
+    """Three kills in a row in one report dir (a lab cycle costs seconds; one chain covers every phase),
+    each run recovering the one before it: killed with the FIS region-outage on before any failover
+    (`fault`); mid-failover with Aurora promoted in us-west-2 and the us-east-1 app fenced (`dns`);
+    mid-failback with the fault healed but the writer still in us-west-2 and the fence on (`drain`).
+    A last run recovers that and completes its own drill."""
     t = clean_lab.target
     report_dir = tmp_path / "r"
-    first = drill(report_dir, "region-outage", crash_at=phase)
-    assert first.returncode == -9, first.stderr[-2000:]
-    assert (report_dir / "drill-in-progress.json").exists()
-    fis = t.client("fis", t.primary_region)
-    running = [e for e in fis.list_experiments()["experiments"] if e["state"]["status"] == "running"]
-    assert running, "the killed drill left its fault on (nothing to recover: the test would prove nothing)"
-    if phase == "dns":
-        assert writer(clean_lab) == t.secondary_region
+    seen: set[str] = set()
+    dead_dirs: list[Path] = []
+    exps: list[list[dict]] = []
+    for phase in ("fault", "dns", "drain"):
+        res = drill(report_dir, "region-outage", crash_at=phase)
+        assert res.returncode == -9, f"not killed at {phase}: {res.stderr[-2000:]}"
+        assert (report_dir / "drill-in-progress.json").exists()
+        new = {p.name for p in report_dir.iterdir() if p.name.startswith("interrupted-")} - seen
+        assert len(new) == (0 if not exps else 1), new  # this run moved the previous dead run aside
+        dead_dirs += [report_dir / n for n in new]
+        seen |= new
+        running = running_experiments(t)
+        earlier = {e["id"] for run in exps for e in run}
+        assert {e["id"] for e in running}.isdisjoint(earlier), "this run must have stopped the dead run's experiment"
+        if phase == "fault":
+            assert running, "the killed drill left its fault on (nothing to recover: the test would prove nothing)"
+            assert writer(clean_lab) == t.primary_region
+        elif phase == "dns":
+            assert running and writer(clean_lab) == t.secondary_region
+        else:  # the drill healed its fault and began the failback: writer still away, app fenced
+            assert not running and writer(clean_lab) == t.secondary_region and fenced(t)
+        exps.append(running)
 
     again = drill(report_dir, "planned-switchover")
     report = json.loads(again.stdout) if again.stdout.strip() else {}
@@ -59,25 +82,23 @@ def test_kill9_mid_drill_then_rerun_recovers_and_never_passes_the_dead_run(clean
     assert again.returncode in (0, 1) and report.get("verdict") in ("pass", "fail"), again.stderr[-1500:]
     assert not [c for c in report["checks"] if c["name"] == "harness"], report["checks"]
     assert report["rpo"]["per_store"]["aurora"]["lost"] == 0
+    dead_dirs += [report_dir / n for n in {p.name for p in report_dir.iterdir()
+                                           if p.name.startswith("interrupted-")} - seen]
+    assert len(dead_dirs) == 3, dead_dirs
 
-    dead = [p for p in report_dir.iterdir() if p.name.startswith("interrupted-")]
-    assert len(dead) == 1
-    dead_report = json.loads((dead[0] / "drill-report.json").read_text())
-    assert dead_report["verdict"] == "fail" and dead_report["interrupted"] is True
-    assert dead_report["checks"][0]["verdict"] == "unknown"
-    rec = dead_report["recovery"]
-    assert rec[PHASES[phase]], rec
-    assert any(running[0]["id"] in s for s in rec["stopped_experiments"]), rec
+    # Each dead run: a fail report marked interrupted, and the recovery its successor made.
+    for d, phase, started in zip(dead_dirs, ("fault", "dns", "drain"), exps, strict=True):
+        assert '"what":"fis.StartExperiment"' in (d / "audit.jsonl").read_text()
+        dead_report = json.loads((d / "drill-report.json").read_text())
+        assert dead_report["verdict"] == "fail" and dead_report["interrupted"] is True, phase
+        assert dead_report["checks"][0]["verdict"] == "unknown", phase
+        rec = dead_report["recovery"]
+        assert all(any(e["id"] in s for s in rec["stopped_experiments"]) for e in started), (phase, rec)
+        assert bool(rec["failback"]) == (phase != "fault"), (phase, rec)
     # Known state, checked by us (no lab reset happened): no experiment running, writer home, app not fenced.
-    for region in t.regions:
-        exps = t.client("fis", region).list_experiments()["experiments"]
-        assert not [e for e in exps if e["state"]["status"] in ("pending", "initiating", "running")]
+    assert not running_experiments(t)
     assert writer(clean_lab) == t.primary_region
-    conc = t.client("lambda", t.primary_region).get_function_concurrency(FunctionName=t.regions[t.primary_region].function)
-    assert conc.get("ReservedConcurrentExecutions") != 0
-    # The audit logs tell the story: the dead run started the fault, the re-run's recovery stopped it.
-    dead_audit = (dead[0] / "audit.jsonl").read_text()
-    assert '"what":"fis.StartExperiment"' in dead_audit
+    assert not fenced(t)
+    # The audit log tells the story: the last re-run's recovery failed back what the dead run left.
     new_audit = [json.loads(x) for x in (report_dir / "audit.jsonl").read_text().splitlines()]
     assert [e for e in new_audit if e["what"] == "recovery.start"]
-    assert [e for e in new_audit if e["what"] == "fis.StopExperiment" and e["detail"]["params"].get("id") == running[0]["id"]]

@@ -146,25 +146,60 @@ def test_hostile_run_id_is_refused_before_any_step(clean_lab, tmp_path):
     assert not state.exists() or not list(state.iterdir())  # refused before any step: nothing half-applied
 
 
-def test_halt_stops_a_running_fault_and_audits_it(clean_lab, tmp_path):
-    from drharness.nemesis.fis import FisNemesis
+def test_halt_stops_a_running_drill_and_leaves_the_known_state(lock_free, tmp_path):
+    """`drharness halt` mid-drill (fault on, Aurora already promoted in us-west-2): the fault stops,
+    the drill stops its workload, fails back, unfences, reports a fail, and releases its lock."""
+    import json
 
-    t = clean_lab.target
-    alarm = t.regions[t.secondary_region].alarms["region_health"]  # FIS refuses to start while it is in ALARM
-    cw = t.client("cloudwatch", t.secondary_region)
-    deadline = time.time() + 60
-    while cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM":
-        assert time.time() < deadline, f"{alarm} stayed in ALARM on a reset lab"
-        time.sleep(0.5)
-    exp_id = FisNemesis(t).start("region-outage", t.primary_region, wait_running=60)
-    res = subprocess.run([sys.executable, "-m", "drharness", "halt", "--json", "--report-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ))
-    assert res.returncode == 0, res.stderr
-    state = t.client("fis", t.primary_region).get_experiment(id=exp_id)["experiment"]["state"]["status"]
-    assert state in ("stopping", "stopped")
-    audit = [__import__("json").loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [e for e in audit if e["what"] == "fis.StopExperiment" and e["detail"]["params"].get("id") == exp_id]
-    assert [e for e in audit if e["what"] == "halt" and f"{t.primary_region}:{exp_id}" in e["detail"]["stopped"]]
+    t = lock_free.target
+    report_dir = tmp_path / "drill"
+    out, err = (tmp_path / "drill.out").open("w"), (tmp_path / "drill.err").open("w")
+    drill = subprocess.Popen([sys.executable, "-m", "drharness", "drill", "run", "--scenario", "region-outage",
+                              "--report-dir", str(report_dir), "--history-dir", "", "--json"],
+                             stdout=out, stderr=err, text=True, env=dict(os.environ))
+    try:
+        deadline = time.time() + 120
+        while lock_free.writer_region() != t.secondary_region:  # the failover is under way
+            assert drill.poll() is None, (tmp_path / "drill.err").read_text()[-2000:]
+            assert time.time() < deadline, "the drill never failed over"
+            time.sleep(0.1)
+        fis = t.client("fis", t.primary_region)
+        running = [e["id"] for e in fis.list_experiments()["experiments"] if e["state"]["status"] == "running"]
+        assert running, "no fault running mid-drill: the halt would prove nothing"
+        halt = subprocess.run([sys.executable, "-m", "drharness", "halt", "--json", "--wait", "240",
+                               "--report-dir", str(tmp_path / "halt")],
+                              capture_output=True, text=True, timeout=300, env=dict(os.environ))
+        assert halt.returncode == 0, halt.stderr
+        rc = drill.wait(timeout=60)
+    finally:
+        if drill.poll() is None:
+            drill.kill()
+            drill.wait()
+        out.close()
+        err.close()
+    said = json.loads(halt.stdout)
+    assert any(running[0] in s for s in said["stopped"]), said
+    assert "halted and exited" in said["drill"]["result"], said
+    # The drill: a fail (never a pass for a halted run), and what it did to restore the known state.
+    assert rc == 1, (tmp_path / "drill.err").read_text()[-2000:]
+    report = json.loads((report_dir / "drill-report.json").read_text())
+    assert report["verdict"] == "fail" and any("halted" in e for e in report["errors"]), report["errors"]
+    assert report["halted"]["failback"], report["halted"]
+    # Known state, checked by us: no experiment running, writer home, app not fenced, lock released.
+    for region in t.regions:
+        exps = t.client("fis", region).list_experiments()["experiments"]
+        assert not [e for e in exps if e["state"]["status"] in ("pending", "initiating", "running")]
+    assert lock_free.writer_region() == t.primary_region
+    lam = t.client("lambda", t.primary_region)
+    assert lam.get_function_concurrency(FunctionName=t.regions[t.primary_region].function).get(
+        "ReservedConcurrentExecutions") != 0
+    assert DrillLock(t, "test", "check").read() is None
+    # Both audit logs tell it: halt stopped the fault and the drill; the drill restored.
+    halt_audit = [json.loads(x) for x in (tmp_path / "halt" / "audit.jsonl").read_text().splitlines()]
+    assert [e for e in halt_audit if e["what"] == "fis.StopExperiment" and e["detail"]["params"].get("id") == running[0]]
+    assert [e for e in halt_audit if e["what"] == "halt" and e["detail"]["drill"]["pid"] == drill.pid]
+    drill_audit = (report_dir / "audit.jsonl").read_text()
+    assert '"what":"drill.halted"' in drill_audit
 
 
 def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:  # noqa: ANN001

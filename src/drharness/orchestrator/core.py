@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import re
-import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from drharness.aggregator.core import connection_to, http_get, request
 from drharness.errors import BadInput, CheckFailed
 from drharness.history import NULL_HISTORY, BaseHistory
 from drharness.safety import audit
+from drharness.safety.crash import crash_point
 from drharness.target import Target
 from drharness.workload.dnsclient import TtlResolver
 
@@ -156,8 +156,7 @@ class Orchestrator:
     @staticmethod
     def _crash_point(step: str) -> None:
         """Test hook: DRHARNESS_CRASH_AT=<step> kills this process with SIGKILL as the step starts."""
-        if os.environ.get("DRHARNESS_CRASH_AT") == step:
-            os.kill(os.getpid(), signal.SIGKILL)
+        crash_point(step)
 
     def failover(self) -> Orchestrator:
         self.kind = "failover"

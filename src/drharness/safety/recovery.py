@@ -154,7 +154,6 @@ def _writer(target: Any) -> tuple[str | None, Any]:
 def recover(target: Any, dead: Path, progress: Callable[[str], None] | None = None,
             timeout_s: float = 300.0) -> dict[str, Any]:
     """Bring the target back to the known state after an interrupted drill; returns what was done."""
-    from drharness.orchestrator import Orchestrator, OrchestratorConfig
 
     say = progress or (lambda m: log.info("%s", m))
     doc: dict[str, Any] = {}
@@ -169,30 +168,46 @@ def recover(target: Any, dead: Path, progress: Callable[[str], None] | None = No
     audit.record("recovery.start", interrupted_run=doc.get("run_id"), dir=str(dead))
     say(f"recovering from interrupted drill {doc.get('run_id')}: stopping its FIS experiments")
     done["stopped_experiments"] = stop_experiments(target, dead, since)
-    deadline = time.monotonic() + timeout_s
-    writer, state = _writer(target)
-    while state and time.monotonic() < deadline:  # a failover/switchover the dead run started: let it finish
-        time.sleep(0.2)
-        writer, state = _writer(target)
-    if writer != target.primary_region:
-        say(f"recovery: writer is in {writer}: failing back to {target.primary_region}")
-        cfg = OrchestratorConfig(mode="planned", decision="manual", confirmed=True, state_dir=str(dead / "recovery"),
-                                 fence_record_dir=str(dead / "orchestrator"))
-        orch = Orchestrator(target, cfg, from_region=target.secondary_region)
-        orch.failback()
-        done["failback"] = orch.summary()
-    else:
-        # The dead run's failover recorded the concurrency it fenced away: unfence() puts that back.
-        for region, fn in _fenced_functions(dead):
-            cfg = OrchestratorConfig(mode="planned", decision="manual", confirmed=True,
-                                     state_dir=str(dead / "recovery"), fence_record_dir=str(dead / "orchestrator"))
-            outcome = Orchestrator(target, cfg, from_region=target.other(region)).unfence()
-            done["unfenced"].append(f"{region}:{fn}: {outcome}")
-    _wait_healthy(target, deadline)
-    done["known_state"] = f"no drill experiment running; writer in {target.primary_region}; both regions healthy"
+    done.update(restore_known_state(target, dead / "recovery", dead / "orchestrator", say, timeout_s,
+                                    fenced=_fenced_functions(dead)))
     _write_incomplete_report(dead, doc, done)
     audit.record("recovery.done", interrupted_run=doc.get("run_id"), stopped=done["stopped_experiments"],
                  failback=bool(done["failback"]), unfenced=done["unfenced"])
+    return done
+
+
+def restore_known_state(target: Any, state_dir: Path, fence_record_dir: Path, say: Callable[[str], None],
+                        timeout_s: float = 300.0, fenced: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Writer back in the primary region, its app unfenced (to the concurrency it had), both regions
+    healthy: after a dead run (``recover``) and after a halted one (``drharness halt``). The faults
+    must already be stopped. ``fenced``: (region, function) fences to undo when no failback is needed
+    (default: the primary's app, if it is fenced)."""
+    from drharness.orchestrator import Orchestrator, OrchestratorConfig
+
+    done: dict[str, Any] = {"failback": None, "unfenced": []}
+    deadline = time.monotonic() + timeout_s
+    writer, state = _writer(target)
+    while state and time.monotonic() < deadline:  # a failover/switchover under way: let it finish
+        time.sleep(0.2)
+        writer, state = _writer(target)
+
+    def cfg() -> OrchestratorConfig:
+        return OrchestratorConfig(mode="planned", decision="manual", confirmed=True, state_dir=str(state_dir),
+                                  fence_record_dir=str(fence_record_dir))
+
+    if writer != target.primary_region:
+        say(f"recovery: writer is in {writer}: failing back to {target.primary_region}")
+        orch = Orchestrator(target, cfg(), from_region=target.secondary_region)
+        orch.failback()
+        done["failback"] = orch.summary()
+    else:
+        # The failover recorded the concurrency it fenced away: unfence() puts that back.
+        todo = fenced if fenced is not None else [(target.primary_region, target.regions[target.primary_region].function)]
+        for region, fn in todo:
+            outcome = Orchestrator(target, cfg(), from_region=target.other(region)).unfence()
+            done["unfenced"].append(f"{region}:{fn}: {outcome}")
+    _wait_healthy(target, deadline)
+    done["known_state"] = f"no drill experiment running; writer in {target.primary_region}; both regions healthy"
     return done
 
 

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from drharness.safety import audit, redact
+from drharness.safety.crash import disarmed
 from drharness.safety.lock import DrillLock
 from drharness.safety.preflight import preflight
 from drharness.safety.recovery import clear_marker, recover, write_marker
@@ -69,7 +70,8 @@ class DrillSafety:
                 raise
             self._stack.callback(lock.release)
             if self.interrupted is not None:
-                self.recovery = recover(self.t, self.interrupted, self.progress)
+                with disarmed():  # DRHARNESS_CRASH_AT aims at this run's drill, not at the repair before it
+                    self.recovery = recover(self.t, self.interrupted, self.progress)
             self.progress("preflight: stop-condition alarms, template scope, secondary ready, Aurora lag")
             try:
                 self.preflight = preflight(self.t, self.scenario, self.lag_threshold_ms)
