@@ -6,13 +6,13 @@ one process per store so the history pairs each write with its own completion.
 
 from __future__ import annotations
 
-import socket
+import errno
 import threading
 import time
 from typing import Any
 
 import psycopg
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from drharness.history import NULL_HISTORY, BaseHistory
 from drharness.target import Target
@@ -45,7 +45,10 @@ class StoreWriter:
         if self.store == "aurora":
             conn = self._pg.get(region)
             if conn is None or conn.closed or conn.broken:
-                conn = self.target.pg(region, timeout=1)
+                try:
+                    conn = self.target.pg(region, timeout=1)
+                except psycopg.Error as exc:  # nothing was sent: a certain failure
+                    raise NotSent(f"{type(exc).__name__}: {exc}") from exc
                 self._pg[region] = conn
             try:
                 conn.execute("INSERT INTO orders (id, payload, region) VALUES (%s, %s, %s)",
@@ -64,15 +67,33 @@ class StoreWriter:
             c.close()
 
 
-def _outcome(exc: Exception) -> str:
-    """Jepsen's rule: a timeout is an unknown outcome (info), a refusal is a certain failure."""
-    if isinstance(exc, (TimeoutError, socket.timeout, ReadTimeoutError)):
-        return "info"
-    if isinstance(exc, psycopg.OperationalError) and "timeout" in str(exc).lower() and "connect" not in str(exc):
-        return "info"
-    if isinstance(exc, ConnectTimeoutError):
+class NotSent(Exception):
+    """The write never reached the store (no connection could be made): a certain failure."""
+
+
+_PG_CERTAIN = ("23", "25", "42", "22", "40")  # constraint, read-only transaction, syntax/permission, data, rollback
+
+
+def _outcome(exc: BaseException) -> str:
+    """Jepsen's rule: ``fail`` only when the write certainly did not happen, ``info`` (unknown) otherwise.
+
+    Certain: no connection was made (refused, unreachable, connect timeout), or the store answered
+    with a refusal (PostgreSQL error with a SQLSTATE such as 25006 read-only transaction; an AWS 4xx).
+    Unknown: the connection broke or timed out after the request was sent, a PostgreSQL error
+    without a SQLSTATE or of class 08 (connection) / 57 (shutdown), an AWS 5xx: the write may have
+    committed (a write logged ``fail`` and then found is what the RPO checker rejects).
+    """
+    if isinstance(exc, NotSent | EndpointConnectionError | ConnectTimeoutError):
         return "fail"
-    return "fail"
+    if isinstance(exc, psycopg.Error):
+        state = getattr(exc, "sqlstate", None) or ""
+        return "fail" if state[:2] in _PG_CERTAIN else "info"
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return "fail" if 400 <= int(status) < 500 else "info"
+    if isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "fail"
+    return "info"
 
 
 class Canary:
@@ -123,7 +144,7 @@ class Canary:
         h = self.history.invoke(f"canary:{store}", "write", {"store": store, "key": key, "seq": seq}, region)
         try:
             writer.write(region, key, seq)
-        except (psycopg.Error, ClientError, BotoCoreError, OSError) as exc:
+        except (NotSent, psycopg.Error, ClientError, BotoCoreError, OSError) as exc:
             kind = _outcome(exc)
             self.history.complete(h, kind, {"store": store, "key": key, "seq": seq,
                                             "error": f"{type(exc).__name__}: {str(exc)[:160]}"}, region)
