@@ -137,8 +137,6 @@ def _failover_safety(a: argparse.Namespace, target: Any, kind: str, run_id: str)
     """What a drill takes, a standalone failover/failback takes too: the drill lock (refused, exit 3,
     while a drill or another failover holds it) and the audit log in ``--report-dir``, whose lines
     name the orchestrator steps and every mutating AWS call (docs/SECURITY.md)."""
-    import logging
-
     from drharness.safety import audit
     from drharness.safety.lock import DrillLock
     from drharness.safety.session import register_target_secrets
@@ -148,16 +146,7 @@ def _failover_safety(a: argparse.Namespace, target: Any, kind: str, run_id: str)
     log_ = audit.AuditLog(Path(a.report_dir) / "audit.jsonl", who, run_id, target=target.name)
     with audit.activate(log_):
         audit.record(f"{kind}.start", mode=getattr(a, "mode", "planned"), run=run_id)
-        lock = DrillLock(target, who, run_id, scenario=kind)
-        if a.force_unlock:
-            removed = lock.force_unlock()
-            if removed:
-                logging.getLogger(__name__).warning("--force-unlock removed the lock of %s", removed.describe())
-        try:
-            lock.acquire()
-        except Exception as exc:
-            audit.record("lock.acquire", result=f"refused: {exc}")
-            raise
+        lock = DrillLock(target, who, run_id, scenario=kind).take(a.force_unlock)
         result = "ok"
         try:
             yield
@@ -232,6 +221,7 @@ def _halt_drill(target: Any, wait_s: float) -> dict[str, Any]:
     import socket
     import time
 
+    from drharness.lab.state import pid_alive
     from drharness.safety.lock import DrillLock
 
     try:
@@ -245,26 +235,13 @@ def _halt_drill(target: Any, wait_s: float) -> dict[str, Any]:
         return {**info, "result": f"a standalone {rec.scenario} holds the lock: left to finish (halt stops drills)"}
     if rec.host != socket.gethostname() or rec.pid <= 0:
         return {**info, "result": f"drill {rec.run_id} runs on {rec.host}: its faults are stopped; stop it there"}
-
-    def alive() -> bool:
-        try:
-            os.kill(rec.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        try:  # exited but not yet reaped by its parent (a zombie) counts as gone
-            return Path(f"/proc/{rec.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-        except (OSError, IndexError):
-            return True
-
-    if not alive():
+    if not pid_alive(rec.pid):  # a zombie (exited, not yet reaped by its parent) counts as gone
         return {**info, "result": f"drill {rec.run_id} is not running (pid {rec.pid} gone): the next run recovers"}
     os.kill(rec.pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_s
-    while alive() and time.monotonic() < deadline:
+    while pid_alive(rec.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if alive():
+    if pid_alive(rec.pid):
         return {**info, "result": f"drill {rec.run_id} (pid {rec.pid}) asked to stop; still restoring after {wait_s:g} s"}
     return {**info, "result": f"drill {rec.run_id} (pid {rec.pid}) halted and exited; its report says what it restored"}
 

@@ -99,6 +99,11 @@ def test_kill9_at_each_phase_then_rerun_recovers_each_and_never_passes_a_dead_ru
     assert not running_experiments(t)
     assert writer(clean_lab) == t.primary_region
     assert not fenced(t)
-    # The audit log tells the story: the last re-run's recovery failed back what the dead run left.
-    new_audit = [json.loads(x) for x in (report_dir / "audit.jsonl").read_text().splitlines()]
-    assert [e for e in new_audit if e["what"] == "recovery.start"]
+    # The audit logs tell the story: each run's recovery stopped the experiments the run before it
+    # left running. Run k+1's log moved aside with it (dead_dirs[k + 1]); the last run's is in place.
+    audits = [[json.loads(x) for x in (d / "audit.jsonl").read_text().splitlines()] for d in dead_dirs[1:]]
+    audits.append([json.loads(x) for x in (report_dir / "audit.jsonl").read_text().splitlines()])
+    for log, started in zip(audits, exps, strict=True):
+        assert [e for e in log if e["what"] == "recovery.start"]
+        stopped_ids = {e["detail"]["params"].get("id") for e in log if e["what"] == "fis.StopExperiment"}
+        assert {e["id"] for e in started} <= stopped_ids, (started, stopped_ids)

@@ -129,7 +129,7 @@ class Orchestrator:
             rec = self.steps[name]
             if rec.status in ("ok", "skipped"):
                 continue  # a re-run after a crash resumes here
-            self._crash_point(name)
+            crash_point(name)  # test hook: DRHARNESS_CRASH_AT=<step> is SIGKILL as the step starts
             rec.status, rec.started, rec.detail = "running", time.time(), ""
             self._save()
             h = self.history.invoke("orchestrator", "step", {"step": name, "kind": self.kind, "run_id": self.run_id},
@@ -152,11 +152,6 @@ class Orchestrator:
             audit.record(f"orchestrator.{self.kind}.{name}", result=rec.status, region=self.dst, run=self.run_id,
                          detail=rec.detail)
         return self
-
-    @staticmethod
-    def _crash_point(step: str) -> None:
-        """Test hook: DRHARNESS_CRASH_AT=<step> kills this process with SIGKILL as the step starts."""
-        crash_point(step)
 
     def failover(self) -> Orchestrator:
         self.kind = "failover"

@@ -128,6 +128,19 @@ class DrillLock:
             return self
         raise LockHeld("the drill lock changed hands while acquiring it: another drill is starting")
 
+    def take(self, force_unlock: bool = False) -> DrillLock:
+        """What a drill and a standalone failover/failback do: remove a lock left by a gone runner when
+        the operator says so (--force-unlock), then acquire; a refusal is written to the audit log."""
+        if force_unlock:
+            removed = self.force_unlock()
+            if removed:
+                log.warning("--force-unlock removed the lock of %s", removed.describe())
+        try:
+            return self.acquire()
+        except Exception as exc:
+            audit.record("lock.acquire", result=f"refused: {exc}")
+            raise
+
     def release(self) -> None:
         """Delete the lock if it is still ours (a force-unlock by someone else is respected)."""
         if not self.held:

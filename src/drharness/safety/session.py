@@ -58,16 +58,7 @@ class DrillSafety:
         self._stack.enter_context(audit.activate(log_))
         try:
             audit.record("drill.start", scenario=self.scenario, report_dir=str(self.report_dir))
-            lock = DrillLock(self.t, who, self.run_id, self.scenario, ttl_s=self.lock_ttl_s)
-            if self.force_unlock:
-                removed = lock.force_unlock()
-                if removed:
-                    log.warning("--force-unlock removed the lock of %s", removed.describe())
-            try:
-                lock.acquire()
-            except Exception as exc:
-                audit.record("lock.acquire", result=f"refused: {exc}")
-                raise
+            lock = DrillLock(self.t, who, self.run_id, self.scenario, ttl_s=self.lock_ttl_s).take(self.force_unlock)
             self._stack.callback(lock.release)
             if self.interrupted is not None:
                 with disarmed():  # DRHARNESS_CRASH_AT aims at this run's drill, not at the repair before it

@@ -6,7 +6,6 @@ one process per store so the history pairs each write with its own completion.
 
 from __future__ import annotations
 
-import errno
 import threading
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from drharness.history import NULL_HISTORY, BaseHistory
 from drharness.target import Target
 from drharness.workload.dnsclient import TtlResolver
+from drharness.workload.load_config import refused
 
 STORES = ("aurora", "dynamodb", "s3")
 
@@ -91,9 +91,7 @@ def _outcome(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         return "fail" if 400 <= int(status) < 500 else "info"
-    if isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return "fail"
-    return "info"
+    return "fail" if refused(exc) else "info"
 
 
 class Canary:

@@ -55,6 +55,7 @@ __all__ = [
     "app_endpoint",
     "load_target",
     "preflight",
+    "refused",
     "target_from_json",
     "target_to_json",
 ]
@@ -408,7 +409,7 @@ class DnsUnavailable(OSError):
     """The failover name could not be resolved and no earlier answer exists: nothing was sent."""
 
 
-def _refused(exc: BaseException | None) -> bool:
+def refused(exc: BaseException | None) -> bool:
     """Never reached the server: a certain failure, not an unknown outcome."""
     if exc is None:
         return False
@@ -431,7 +432,7 @@ def classify(f: str, status: int | None, exc: BaseException | None, body: Any) -
     if status and 200 <= status < 300:
         return "ok"
     if not status:
-        return "fail" if _refused(exc) else "info"
+        return "fail" if refused(exc) else "info"
     if f != "write" or 400 <= status < 500:
         return "fail"
     stores = body.get("stores") if isinstance(body, dict) else None
