@@ -240,3 +240,37 @@ def test_a_paused_backlog_drains_without_listing_the_bucket(s3lab: S3Lab) -> Non
     assert all(_head(s3lab, W, buckets[W], f"backlog/{i}") for i in range(20))
     assert _head(s3lab, W, buckets[W], "gone") is None
     assert listed == [], f"listed the bucket for {listed}"
+
+
+def test_a_replica_reads_as_replica_the_moment_it_lands(s3lab: S3Lab) -> None:
+    """CI once read PENDING on a fresh replica: with replication configured both ways, a HEAD between
+    the replica's PUT and the replicator's ledger entry took it for a new write of the west bucket.
+    Planted: the HEAD is made exactly there, right after the PUT returns."""
+    repl, buckets, keys = _stack(s3lab)
+    s3lab.client("s3", W).put_bucket_replication(Bucket=buckets[W], ReplicationConfiguration={
+        "Role": ROLE, "Rules": [{
+            "ID": f"to-{E}", "Status": "Enabled", "Priority": 1, "Filter": {},
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+            "Destination": {"Bucket": f"arn:aws:s3:::{buckets[E]}",
+                            "EncryptionConfiguration": {"ReplicaKmsKeyID": keys[E]}}}]})
+    seen: list[str | None] = []
+    west = repl.s3[W]
+    put = west.put_object
+
+    def put_then_look(**kw: Any) -> Any:
+        out = put(**kw)
+        head = _head(s3lab, W, kw["Bucket"], kw["Key"])
+        seen.append(head.get("ReplicationStatus") if head else None)
+        return out
+
+    west.put_object = put_then_look  # type: ignore[method-assign]
+    try:
+        s3lab.client("s3", E).put_object(Bucket=buckets[E], Key="race.json", Body=b"r")
+        repl.step()
+    finally:
+        west.put_object = put  # type: ignore[method-assign]
+    assert seen == ["REPLICA"]
+    assert _head(s3lab, W, buckets[W], "race.json")["ReplicationStatus"] == "REPLICA"  # type: ignore[index]
+    repl.step()
+    assert repl.replicated == 1, "the replica must not be replicated back"

@@ -160,6 +160,8 @@ class S3Replicator:
         self.ledger: Ledger = {}
         self.pending: set[tuple[str, str, str]] = set()
         self.replicas: set[tuple[str, str, str]] = set()
+        # (bucket, key) a replica is being written to: visible before its version id is known to us
+        self._writing: dict[tuple[str, str], int] = {}
         self.excluded: set[tuple[str, str, str]] = set()  # versions no rule selects (e.g. SSE-KMS not selected)
         self.plans: dict[tuple[str, str, str], tuple[dict, str | None, dict]] = {}  # waiting: rule, SSE, version
         self.pending_markers: set[tuple[str, str, str]] = set()  # delete markers waiting (pause, link cut)
@@ -362,6 +364,7 @@ class S3Replicator:
         if v["IsDeleteMarker"]:
             out = s3_dst.delete_object(Bucket=dest, Key=v["Key"])
             self._set(ident, "COMPLETED")
+            self._note_replica(dest, v["Key"], out.get("VersionId"), marker=True)
         else:
             obj = self.s3[region].get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
             extra: dict[str, Any] = dict(encryption)
@@ -369,22 +372,35 @@ class S3Replicator:
                 tagset = self.s3[region].get_object_tagging(Bucket=bucket, Key=v["Key"],
                                                             VersionId=v["VersionId"]).get("TagSet", [])
                 extra["Tagging"] = urlencode({t["Key"]: t["Value"] for t in tagset})
-            out = s3_dst.put_object(
-                Bucket=dest, Key=v["Key"], Body=obj["Body"].read(),
-                ContentType=obj.get("ContentType", "binary/octet-stream"),
-                Metadata=obj.get("Metadata", {}), **extra,
-            )
-            self._set(ident, "COMPLETED")
-        new_version = out.get("VersionId")
-        if new_version:
-            rep = (dest, v["Key"], new_version)
-            self.replicas.add(rep)
-            if not v["IsDeleteMarker"]:
-                self._set(rep, "REPLICA")
+            slot = (dest, v["Key"])
+            # A reader can see the replica between the PUT landing and our ledger entry (CI saw PENDING
+            # on a replica once): while it is written, an unknown version of that key is the replica.
+            self._writing[slot] = self._writing.get(slot, 0) + 1
+            try:
+                out = s3_dst.put_object(
+                    Bucket=dest, Key=v["Key"], Body=obj["Body"].read(),
+                    ContentType=obj.get("ContentType", "binary/octet-stream"),
+                    Metadata=obj.get("Metadata", {}), **extra,
+                )
+                self._set(ident, "COMPLETED")
+                self._note_replica(dest, v["Key"], out.get("VersionId"), marker=False)
+            finally:
+                left = self._writing.get(slot, 1) - 1
+                if left > 0:
+                    self._writing[slot] = left
+                else:
+                    self._writing.pop(slot, None)
         self.replicated += 1
         start = max(self.first_seen.get(ident, time.time()), v["LastModified"].timestamp())
         self.latencies_ms.append((time.time(), dest_region, (time.time() - start) * 1000.0))
         del self.latencies_ms[:-5000]
+
+    def _note_replica(self, dest: str, key: str, version: str | None, *, marker: bool) -> None:
+        if version:
+            rep = (dest, key, version)
+            self.replicas.add(rep)
+            if not marker:
+                self._set(rep, "REPLICA")
 
     def status_of(self, bucket: str, key: str, version: str, sse: str | None = None) -> str | None:
         """As S3 reports it: PENDING from the moment a version is written under a rule that selects it
@@ -392,6 +408,8 @@ class S3Replicator:
         ident = (bucket, key, version)
         status = self.ledger.get(ident)
         if status is None and ident not in self.replicas and ident not in self.excluded:
+            if (bucket, key) in self._writing:
+                return "REPLICA"
             cfg = self._config_cached(bucket)
             rule = choose_rule(cfg, key, {}) if cfg else None
             if rule is not None and eligible(rule, sse):
