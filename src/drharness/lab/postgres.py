@@ -14,8 +14,9 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -111,6 +112,8 @@ class PgNode:
     datadir: Path
     port: int
     bin: Path
+    _kept: psycopg.Connection | None = field(default=None, repr=False, compare=False)
+    _kept_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def dsn(self) -> str:
@@ -204,6 +207,22 @@ class PgNode:
         with psycopg.connect(self.dsn, autocommit=True) as c:
             cur = c.execute(sql, args or None)
             return cur.fetchall() if cur.description else []
+
+    def kept_query(self, sql: str, *args: object) -> list[tuple]:
+        """``query`` on one kept session: the lab's once-a-second probes opened a PostgreSQL backend
+        per statement (a fork each). A failed statement drops the session; the next one reconnects,
+        so a restarted, promoted or fenced node is seen as it is now."""
+        with self._kept_lock:
+            c = self._kept
+            if c is None or c.closed or c.broken:
+                c = self._kept = psycopg.connect(self.dsn, autocommit=True)
+            try:
+                cur = c.execute(sql, args or None)
+                return cur.fetchall() if cur.description else []
+            except psycopg.Error:
+                c.close()
+                self._kept = None
+                raise
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

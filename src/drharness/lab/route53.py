@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +119,7 @@ def health_check_extras_hook(extras: dict[str, dict[str, Any]]) -> Any:
 class HealthChecker:
     def __init__(self, endpoint: str, interval_override_s: float | None = None,
                  on_change: Any = None, extras: dict[str, dict[str, Any]] | None = None,
-                 region_reachable: Any = None) -> None:
+                 region_reachable: Any = None, *, alarm_state: Callable[[str, str], str | None]) -> None:
         kw: dict[str, Any] = {"endpoint_url": endpoint, "aws_access_key_id": "lab",
                               "aws_secret_access_key": "lab", "region_name": "us-east-1"}
         self.r53 = boto3.client("route53", **kw)
@@ -127,6 +128,7 @@ class HealthChecker:
         self.interval_override_s = interval_override_s
         self.extras = extras if extras is not None else {}
         self.region_reachable = region_reachable or (lambda region: True)
+        self.alarm_state = alarm_state  # (region, alarm name) -> its state, None when there is no such alarm
         self.checks: dict[str, CheckState] = {}
         self.on_change = on_change
         self._stop = threading.Event()
@@ -225,9 +227,9 @@ class HealthChecker:
             why = f"cannot be read ({region} unreachable)"
         else:
             try:
-                alarms = self.cw[region].describe_alarms(AlarmNames=[name])["MetricAlarms"]
-                if alarms:
-                    state = alarms[0]["StateValue"]
+                found = self.alarm_state(region, name)
+                if found:
+                    state = found
                 else:
                     why = "does not exist"
             except Exception as exc:  # noqa: BLE001 - unreadable is insufficient data

@@ -75,6 +75,15 @@ def moto_code(region: str, name: str, account: str) -> tuple[str, bytes] | None:
     return (fn.code_sha_256, code) if code else None
 
 
+def moto_config(region: str, name: str, account: str) -> dict[str, Any]:
+    """GetFunctionConfiguration as moto answers it, read in process (the scheduler fires every period:
+    a signed API round trip per invocation only to learn the handler and environment cost more than
+    the rest of the firing)."""
+    from moto.awslambda.models import lambda_backends
+
+    return lambda_backends[account][region].get_function(name).get_configuration()
+
+
 class ImportModuleError(ImportError):
     """Lambda's Runtime.ImportModuleError: the handler's module is not in the deployment package."""
 
@@ -239,15 +248,16 @@ class LabScheduler:
 
     def __init__(self, moto_url: str, regions: tuple[str, ...], region_up: Callable[[str], bool],
                  period_override_s: float | None = None, runtime: InProcessRuntime | None = None,
-                 code_of: Callable[[str, str, str], tuple[str, bytes] | None] = moto_code) -> None:
+                 code_of: Callable[[str, str, str], tuple[str, bytes] | None] = moto_code,
+                 config_of: Callable[[str, str, str], dict[str, Any]] = moto_config) -> None:
         kw: dict[str, Any] = {"endpoint_url": moto_url, "aws_access_key_id": "lab",
                               "aws_secret_access_key": "lab"}
         self.sched = {r: boto3.client("scheduler", region_name=r, **kw) for r in regions}
-        self.lam = {r: boto3.client("lambda", region_name=r, **kw) for r in regions}
         self.region_up = region_up
         self.period_override_s = period_override_s
         self.runtime = runtime or InProcessRuntime()
         self.code_of = code_of  # (region, function, account) -> (sha, zip) of the deployed package
+        self.config_of = config_of  # (region, function, account) -> its configuration
         self.schedules: dict[tuple[str, str], ScheduleState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -315,7 +325,7 @@ class LabScheduler:
         t0 = time.time()
         try:
             name = st.target_arn.split(":function:")[-1].split(":")[0]
-            cfg = self.lam[st.region].get_function_configuration(FunctionName=name)
+            cfg = self.config_of(st.region, name, st.target_arn.split(":")[4])
             env = (cfg.get("Environment") or {}).get("Variables", {})
             code = self.code_of(st.region, cfg["FunctionName"], cfg["FunctionArn"].split(":")[4])
             st.last_result = self.runtime.invoke(cfg["Handler"], env, dict(st.input), name, cfg["FunctionArn"],
