@@ -42,7 +42,7 @@ _LAB = struct.Struct("<Qiiiiii")  # seq, mode, latency_ms, data_plane_down, lamb
 _APP = struct.Struct("<QQQQ")  # ready (pid), requests, errors, heartbeat (epoch ms)
 _APP_OFF = 64
 GATE_SIZE = 128
-RESYNC_S = 0.25
+RESYNC_S = 1.0  # a safety net: fault changes and Lambda writes through a gateway sync at once
 
 
 class AppGate:

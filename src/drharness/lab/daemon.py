@@ -203,6 +203,8 @@ class Lab:
                                  extras=self.r53_extras, region_reachable=lambda r: not self.faults.unreachable(r),
                                  alarm_state=alarm_state_in)
         self.resolver = resolver_t(moto_url, self.checker)
+        for gw in self.gateways.values():
+            gw.post.append(self.checker.change_hook)
         self.dns = LabDNS("127.0.0.1", p["ports"]["dns"], self.resolver).start()
 
         arn_of = lambda r: self.resources["regions"][r]["cluster_arn"]  # noqa: E731

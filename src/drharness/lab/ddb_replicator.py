@@ -82,7 +82,7 @@ class _KeyState:
 
 class DynamoDBReplicator:
     def __init__(self, endpoint: str, regions: tuple[str, ...], table: str, faults: Faults,
-                 poll_s: float = 0.1, idle_poll_s: float = 1.0) -> None:
+                 poll_s: float = 0.1, idle_poll_s: float = 3.0) -> None:
         self.table = table
         self.regions = regions
         self.faults = faults

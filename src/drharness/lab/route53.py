@@ -45,6 +45,7 @@ class CheckState:
 
 R53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 EXTRA_FIELDS = ("AlarmIdentifier", "InsufficientDataHealthStatus")
+REREAD_S = 10.0  # health checks and zones written straight to moto (not through a gateway) show up within
 ALARM_POLL_S = 1.0  # how often a CLOUDWATCH_METRIC check reads its alarm (Route 53 follows alarm changes)
 
 
@@ -131,6 +132,9 @@ class HealthChecker:
         self.alarm_state = alarm_state  # (region, alarm name) -> its state, None when there is no such alarm
         self.checks: dict[str, CheckState] = {}
         self.on_change = on_change
+        # Bumped by ``change_hook`` on every Route 53 write through a gateway: health checks and zones
+        # are re-read then, and otherwise only every REREAD_S (writes made straight to moto).
+        self.generation = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="r53-health", daemon=True)
         self._lock = threading.Lock()
@@ -164,11 +168,18 @@ class HealthChecker:
             return min(ALARM_POLL_S, self.interval_override_s or ALARM_POLL_S)
         return self.interval_override_s or float(st.config.get("RequestInterval", 30))
 
+    def change_hook(self, call: Any, resp: Response) -> Response:
+        """Gateway post-hook: a Route 53 write changed health checks or records."""
+        if call.service == "route53" and call.method != "GET" and resp.status_code < 300:
+            self.generation += 1
+        return resp
+
     def _loop(self) -> None:
-        last_refresh = 0.0
+        last_refresh, seen = time.time(), self.generation  # start() has just read them
         while not self._stop.wait(0.05):
             now = time.time()
-            if now - last_refresh > 2.0:
+            if self.generation != seen or now - last_refresh > REREAD_S:
+                seen = self.generation
                 try:
                     self.refresh()
                 except Exception:  # noqa: BLE001
@@ -294,19 +305,21 @@ class ZoneResolver(BaseResolver):
         self.r53 = boto3.client("route53", endpoint_url=endpoint, region_name="us-east-1",
                                 aws_access_key_id="lab", aws_secret_access_key="lab")
         self.checker = checker
-        self._cache: tuple[float, list[tuple[str, list[dict]]]] = (0.0, [])
+        self._cache: tuple[float, int, list[tuple[str, list[dict]]]] = (0.0, -1, [])
         self._lock = threading.Lock()
         self.queries = 0
 
     def zones(self) -> list[tuple[str, list[dict]]]:
+        """The hosted zones and their records, re-read after a Route 53 write (see ``change_hook``)."""
         with self._lock:
-            if time.time() - self._cache[0] < 0.25:
-                return self._cache[1]
+            gen = self.checker.generation
+            if gen == self._cache[1] and time.time() - self._cache[0] < REREAD_S:
+                return self._cache[2]
             out = []
             for z in self.r53.list_hosted_zones()["HostedZones"]:
                 rrs = self.r53.list_resource_record_sets(HostedZoneId=z["Id"])["ResourceRecordSets"]
                 out.append((z["Name"].rstrip(".").lower(), rrs))
-            self._cache = (time.time(), out)
+            self._cache = (time.time(), gen, out)
             return out
 
     def answer(self, name: str, qtype: str) -> tuple[str, list[dict]]:
