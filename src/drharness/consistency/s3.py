@@ -35,6 +35,7 @@ __all__ = ["LAG_MARKER_PREFIX", "S3Side", "Version", "check_s3", "compare_bucket
 
 LAG_MARKER_PREFIX = "drharness-lag/"  # the lag sampler's marker objects: not data, never compared
 READ_TIMEOUT_S = 60  # a 1000-key version listing can take seconds
+BULK_RELIST = 20  # more differing keys than this: a settle round lists both buckets again, not each key
 SEVERITY = ("pending", "delete_not_replicated", "not_replicated", "diverged", "failed", "lost")  # worst last
 
 
@@ -242,7 +243,9 @@ def compare_buckets(a: S3Side, b: S3Side, *, settle_s: float = 5.0, grace_s: flo
         per_key: dict[str, dict[str, Any]] = {}
         futs = {k: pool.submit(_explain, a, b, cfg, va.get(k), vb.get(k), grace_s, now) for k in sorted(candidates)}
         for k, f in futs.items():
-            per_key[k] = f.result()
+            why = f.result()
+            if why is not None:
+                per_key[k] = why
     classes = Counter(d["class"] for d in per_key.values())
     diffs = len(per_key)
     extra = {"buckets": {a.region: a.bucket, b.region: b.bucket}, "classes": dict(classes),
@@ -264,18 +267,42 @@ def compare_buckets(a: S3Side, b: S3Side, *, settle_s: float = 5.0, grace_s: flo
 def _relist(pool: ThreadPoolExecutor, a: S3Side, b: S3Side, keys: Iterable[str]
             ) -> dict[str, tuple[list[Version] | None, list[Version] | None]]:
     ks = list(keys)
+    if len(ks) > BULK_RELIST:
+        # Two listings instead of two per key: fewer requests on AWS, and on moto (whose prefix listing
+        # scans the whole bucket) a settle round over a drill's backlog took ~40 s instead of ~0.3 s.
+        fa1, fb1 = pool.submit(list_versions, a), pool.submit(list_versions, b)
+        la, lb = fa1.result(), fb1.result()
+        return {k: (la.get(k), lb.get(k)) for k in ks}
     fa = [pool.submit(list_versions, a, k) for k in ks]
     fb = [pool.submit(list_versions, b, k) for k in ks]
     return {k: (x.result().get(k), y.result().get(k)) for k, x, y in zip(ks, fa, fb, strict=True)}
 
 
+def _arrived(dst: S3Side, v: Version) -> bool:
+    """``v``'s content is in ``dst`` now. Called after ``v``'s status was read: a COMPLETED seen
+    before this listing with the copy still absent from it is a loss; present, it was a race between
+    the (older) listing and the (newer) status, i.e. replication finished while the check ran."""
+    if v.delete_marker:
+        return False
+    return v.content in _objects(list_versions(dst, v.key).get(v.key))
+
+
 def _explain(a: S3Side, b: S3Side, cfg: dict[str, dict[str, Any] | None], vs_a: list[Version] | None,
-             vs_b: list[Version] | None, grace_s: float, now: float) -> dict[str, Any]:
-    """The worst class over the versions missing on either side, with the reasons."""
+             vs_b: list[Version] | None, grace_s: float, now: float, *, relisted: bool = False
+             ) -> dict[str, Any] | None:
+    """The worst class over the versions missing on either side, with the reasons; None when a fresh
+    look finds the key settled after all."""
     reasons: list[dict[str, Any]] = []
     for src, dst, x, y in ((a, b, vs_a, vs_b), (b, a, vs_b, vs_a)):
         for v in _unreplicated(x, y):
             cls, why = _classify(src, cfg[src.region], v, grace_s, now)
+            if cls == "lost" and _arrived(dst, v):
+                if not relisted:  # the listing was stale: look at this key again, both sides, now
+                    fresh_a, fresh_b = list_versions(a, v.key).get(v.key), list_versions(b, v.key).get(v.key)
+                    if not _differs(fresh_a, fresh_b):
+                        return None
+                    return _explain(a, b, cfg, fresh_a, fresh_b, grace_s, time.time(), relisted=True)
+                cls, why = "pending", "the copy arrived while the check ran"
             reasons.append({"class": cls, "from": src.region, "to": dst.region, "version_id": v.version_id,
                             "delete_marker": v.delete_marker, "reason": why})
     if not reasons:  # e.g. the same content as different latest versions: order differs
