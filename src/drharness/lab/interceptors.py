@@ -335,6 +335,58 @@ def global_cluster_detach_hook(account: str = "123456789012") -> Callable[[ApiCa
     return hook
 
 
+class GlobalClusterProtection:
+    """ModifyGlobalCluster (moto: NotImplementedError, a 500 the provider retried for its whole
+    timeout: `terraform apply` of ``deletion_protection = false`` before a destroy hung) for what
+    the module changes, deletion protection and engine version; and DeleteGlobalCluster refuses a
+    protected global cluster, as RDS does (moto deletes it)."""
+
+    def __init__(self, moto_app: Callable, account: str = "123456789012") -> None:
+        self.moto_app = moto_app
+        self.account = account
+
+    def _find(self, ident: str) -> tuple[str, Any] | None:
+        from moto.rds.models import rds_backends
+
+        for region, backend in rds_backends[self.account].items():
+            gc = backend.global_clusters.get(ident)
+            if gc is not None:
+                return region, gc
+        return None
+
+    def intercept(self, call: ApiCall) -> Response | None:
+        if call.service != "rds" or call.action not in ("ModifyGlobalCluster", "DeleteGlobalCluster"):
+            return None
+        p = call.params
+        ident = p.get("GlobalClusterIdentifier", "")
+        found = self._find(ident)
+        if found is None:
+            return aws_error("rds", "GlobalClusterNotFoundFault", f"Global cluster {ident} not found", 404)
+        region, gc = found
+        if call.action == "DeleteGlobalCluster":
+            if gc.deletion_protection:
+                return aws_error("rds", "InvalidParameterCombination", "Cannot delete protected Global Cluster, "
+                                 "please disable deletion protection and try again.", 400)
+            return None  # moto deletes it (members are refused there)
+        if p.get("NewGlobalClusterIdentifier"):
+            return aws_error("rds", "InvalidParameterValue", "the lab does not rename global clusters", 400)
+        if "DeletionProtection" in p:
+            gc.deletion_protection = p["DeletionProtection"].lower() == "true"
+        if p.get("EngineVersion"):
+            gc.engine_version = p["EngineVersion"]
+        out = moto_call(self.moto_app, region, "rds", data=f"Action=DescribeGlobalClusters&Version=2014-10-31&"
+                                                            f"GlobalClusterIdentifier={gc.global_cluster_identifier}")
+        root = ET.fromstring(out.get_data())
+        el = next((e for e in root.iterfind(f"{{{RDS_NS}}}DescribeGlobalClustersResult/{{{RDS_NS}}}GlobalClusters/*")
+                   if e.findtext(f"{{{RDS_NS}}}GlobalClusterIdentifier") == gc.global_cluster_identifier), None)
+        if el is None:  # (moto lists every global cluster whatever the identifier asked)
+            return aws_error("rds", "GlobalClusterNotFoundFault", f"Global cluster {ident} not found", 404)
+        el.tag = "GlobalCluster"
+        for sub in el.iter():
+            sub.tag = sub.tag.replace("{" + RDS_NS + "}", "")
+        return _rds_wrap("ModifyGlobalCluster", ET.tostring(el, encoding="unicode"))
+
+
 class GlobalClusterTags:
     """Tags of global clusters (moto keeps none: every plan would add them again): kept from
     CreateGlobalCluster / AddTagsToResource, answered by ListTagsForResource and in the TagList of

@@ -275,6 +275,7 @@ def attach_terraform(lab: Any, endpoints: dict[str, str]) -> dict[str, Any]:
     from drharness.lab.interceptors import (
         CloudFrontConfigs,
         DynamoDBReplicas,
+        GlobalClusterProtection,
         GlobalClusterTags,
         S3BucketPolicies,
         apigw_endpoint_hook,
@@ -300,11 +301,12 @@ def attach_terraform(lab: Any, endpoints: dict[str, str]) -> dict[str, Any]:
     cloudfront, replicas, policies = CloudFrontConfigs(), DynamoDBReplicas(lab.moto_app), S3BucketPolicies()
     logging_ = S3AccessLogging()
     rds, gc_tags = rds_terraform_hook(hosts, set(lab.cluster_ids.values())), GlobalClusterTags()
+    gc_protection = GlobalClusterProtection(lab.moto_app)
     fn_config, secret_kms = lambda_config_hook(), secret_replica_kms_hook()
     for gw in lab.gateways.values():
         gw.peers = lab.gateways
         gw.interceptors += [cloudfront.intercept, replicas.intercept, gc_tags.intercept, policies.intercept,
-                            logging_.intercept]
+                            logging_.intercept, gc_protection.intercept]
         gw.post += [logging_.hook, rds, gc_tags.hook, apigw_endpoint_hook(app_urls), cloudfront.hook, replicas.hook, fn_config,
                     secret_kms, route53_check_config_hook(), global_cluster_detach_hook()]
     lab.tf_apps = {url: (hosts[r], p["ports"]["app"]) for r, url in app_urls.items()}
