@@ -42,20 +42,27 @@ def _failover_state_xml(state: dict) -> str:
     ) + "</FailoverState>")
 
 
+def _global_cluster_xml(moto_app: Callable, region: str, ident: str) -> str:
+    """moto's description of one global cluster as the ``<GlobalCluster>`` element an RDS answer
+    carries ("" when there is none). moto lists every global cluster whatever identifier is asked."""
+    out = moto_call(moto_app, region, "rds", data=f"Action=DescribeGlobalClusters&Version=2014-10-31&"
+                                                   f"GlobalClusterIdentifier={ident}")
+    root = ET.fromstring(out.get_data())
+    ns = "{" + RDS_NS + "}"
+    gc = next((e for e in root.iterfind(f"{ns}DescribeGlobalClustersResult/{ns}GlobalClusters/*")
+               if (e.findtext(f"{ns}GlobalClusterIdentifier") or "").lower() == ident.lower()), None)
+    if gc is None:
+        return ""
+    gc.tag = "GlobalCluster"
+    for el in gc.iter():
+        el.tag = el.tag.replace(ns, "")
+    return ET.tostring(gc, encoding="unicode")
+
+
 def rds_interceptor(aurora: AuroraGlobal, moto_app: Callable, arn_of: Callable[[str], str]) -> Callable:
     def describe_one(region: str) -> str:
-        out = moto_call(moto_app, region, "rds", data=f"Action=DescribeGlobalClusters&Version=2014-10-31&"
-                                                       f"GlobalClusterIdentifier={aurora.global_cluster_id}")
-        root = ET.fromstring(out.get_data())
-        ns = {"r": RDS_NS}
-        gc = root.find("r:DescribeGlobalClustersResult/r:GlobalClusters/r:GlobalClusterMember", ns)
-        if gc is None:
-            return ""
-        gc.tag = "GlobalCluster"
-        for el in gc.iter():
-            el.tag = el.tag.replace("{" + RDS_NS + "}", "")
-        xml = ET.tostring(gc, encoding="unicode")
-        if aurora.failover_state and "<FailoverState>" not in xml:
+        xml = _global_cluster_xml(moto_app, region, aurora.global_cluster_id)
+        if xml and aurora.failover_state and "<FailoverState>" not in xml:
             xml = xml.replace("</GlobalCluster>", _failover_state_xml(aurora.failover_state) + "</GlobalCluster>")
         return xml
 
@@ -374,17 +381,10 @@ class GlobalClusterProtection:
             gc.deletion_protection = p["DeletionProtection"].lower() == "true"
         if p.get("EngineVersion"):
             gc.engine_version = p["EngineVersion"]
-        out = moto_call(self.moto_app, region, "rds", data=f"Action=DescribeGlobalClusters&Version=2014-10-31&"
-                                                            f"GlobalClusterIdentifier={gc.global_cluster_identifier}")
-        root = ET.fromstring(out.get_data())
-        el = next((e for e in root.iterfind(f"{{{RDS_NS}}}DescribeGlobalClustersResult/{{{RDS_NS}}}GlobalClusters/*")
-                   if e.findtext(f"{{{RDS_NS}}}GlobalClusterIdentifier") == gc.global_cluster_identifier), None)
-        if el is None:  # (moto lists every global cluster whatever the identifier asked)
+        xml = _global_cluster_xml(self.moto_app, region, gc.global_cluster_identifier)
+        if not xml:
             return aws_error("rds", "GlobalClusterNotFoundFault", f"Global cluster {ident} not found", 404)
-        el.tag = "GlobalCluster"
-        for sub in el.iter():
-            sub.tag = sub.tag.replace("{" + RDS_NS + "}", "")
-        return _rds_wrap("ModifyGlobalCluster", ET.tostring(el, encoding="unicode"))
+        return _rds_wrap("ModifyGlobalCluster", xml)
 
 
 class GlobalClusterTags:

@@ -161,7 +161,8 @@ class S3Replicator:
         self.pending: set[tuple[str, str, str]] = set()
         self.replicas: set[tuple[str, str, str]] = set()
         # (bucket, key) a replica is being written to: visible before its version id is known to us
-        self._writing: dict[tuple[str, str], int] = {}
+        # (copies run one at a time, under ``_lock``)
+        self._writing: set[tuple[str, str]] = set()
         self.excluded: set[tuple[str, str, str]] = set()  # versions no rule selects (e.g. SSE-KMS not selected)
         self.plans: dict[tuple[str, str, str], tuple[dict, str | None, dict]] = {}  # waiting: rule, SSE, version
         self.pending_markers: set[tuple[str, str, str]] = set()  # delete markers waiting (pause, link cut)
@@ -375,7 +376,7 @@ class S3Replicator:
             slot = (dest, v["Key"])
             # A reader can see the replica between the PUT landing and our ledger entry (CI saw PENDING
             # on a replica once): while it is written, an unknown version of that key is the replica.
-            self._writing[slot] = self._writing.get(slot, 0) + 1
+            self._writing.add(slot)
             try:
                 out = s3_dst.put_object(
                     Bucket=dest, Key=v["Key"], Body=obj["Body"].read(),
@@ -385,11 +386,7 @@ class S3Replicator:
                 self._set(ident, "COMPLETED")
                 self._note_replica(dest, v["Key"], out.get("VersionId"), marker=False)
             finally:
-                left = self._writing.get(slot, 1) - 1
-                if left > 0:
-                    self._writing[slot] = left
-                else:
-                    self._writing.pop(slot, None)
+                self._writing.discard(slot)
         self.replicated += 1
         start = max(self.first_seen.get(ident, time.time()), v["LastModified"].timestamp())
         self.latencies_ms.append((time.time(), dest_region, (time.time() - start) * 1000.0))
