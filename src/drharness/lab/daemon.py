@@ -22,6 +22,7 @@ import boto3
 import psycopg
 from werkzeug.wrappers import Request, Response
 
+from drharness.lab import moto_fixes
 from drharness.lab.alarms import AlarmEvaluator
 from drharness.lab.appserver import AppSpec, NotifyingFaults, RegionalApps, app_env
 from drharness.lab.aurora import AuroraGlobal, GlobalClusterError
@@ -139,6 +140,7 @@ class Lab:
             get_backend_for_host = functools.lru_cache(maxsize=512)(
                 DomainDispatcherApplication.get_backend_for_host)
 
+        moto_fixes.install()
         p = self.plan
         self.moto_app = Dispatcher(create_backend_app)
         self.servers.append(serve("127.0.0.1", p["ports"]["moto"], self.moto_app, "moto"))
@@ -368,7 +370,8 @@ class Lab:
             "dns_queries": self.resolver.queries,
             "replication_lag_ms": {"aurora": _percentiles(pg_lat), "dynamodb": _percentiles(ddb_lat),
                                    "s3": _percentiles(s3_lat)},
-            "gateways": {r: {"calls": g.calls, "rejected": g.rejected} for r, g in self.gateways.items()},
+            "gateways": {r: {"calls": g.calls, "rejected": g.rejected, "race_retries": g.race_retries}
+                         for r, g in self.gateways.items()},
             "apps": self.apps.status(),
             "edge": {"failovers": self.edge.failovers},
             "experiments": {i: e["state"] for i, e in self.fis.experiments.items()},

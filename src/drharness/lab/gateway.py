@@ -72,6 +72,16 @@ FAULT_ERRORS = {
 }
 
 
+RACE_RE = re.compile(r"(changed size|mutated) during iteration")
+RACE_RETRIES = 3
+READ_ACTIONS = ("Describe", "Get", "List", "Query", "Scan", "BatchGet", "Head")
+
+
+def is_read(call: ApiCall) -> bool:
+    """A call that changes nothing: safe to send again."""
+    return call.method in ("GET", "HEAD") or call.action.startswith(READ_ACTIONS)
+
+
 def parse_call(region: str, environ: dict) -> ApiCall:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     m = CRED_RE.search(auth)
@@ -104,6 +114,7 @@ class RegionGateway:
         self.post: list[Callable[[ApiCall, Response], Response]] = []
         self.calls = 0
         self.rejected = 0
+        self.race_retries = 0
         # Terraform's AWS provider reaches a DynamoDB replica's region through the provider's one
         # custom endpoint; with peers set, a call signed for another lab region is handed to that
         # region's gateway (its faults apply), as the provider would have reached its regional endpoint.
@@ -116,7 +127,7 @@ class RegionGateway:
         if peer is not None and peer is not self:
             self.calls -= 1
             return peer(call.environ, start_response)
-        resp = self._gate(call) or self._intercept(call) or self.forward(call.environ)
+        resp = self._gate(call) or self._intercept(call) or self._forward(call)
         for hook in self.post:
             resp = hook(call, resp)
         return resp(environ, start_response)
@@ -150,6 +161,20 @@ class RegionGateway:
             if out is not None:
                 return out
         return None
+
+    def _forward(self, call: ApiCall) -> Response:
+        """To moto. Its stores are plain dicts served from many threads: a read iterating one while a
+        write lands raises (DescribeTable counting items during a PutItem: a 500 AWS never gives).
+        A read that lost that race is asked again; a write never is (it may have half happened)."""
+        for attempt in range(RACE_RETRIES + 1):
+            try:
+                return self.forward(call.environ)
+            except RuntimeError as exc:
+                if attempt == RACE_RETRIES or not is_read(call) or not RACE_RE.search(str(exc)):
+                    raise
+                self.race_retries += 1
+                call.environ["wsgi.input"] = io.BytesIO(call.body)
+        raise AssertionError("unreachable")
 
     def forward(self, environ: dict) -> Response:
         app_iter, status, headers = run_wsgi_app(self.moto_app, environ, buffered=True)

@@ -456,7 +456,8 @@ class Orchestrator:
             return a.ok and (a.metrics.get("lag_ms") or 0) <= self.cfg.lag_threshold_ms \
                 and self._s3_backlog(self.cfg.drain_window_s, before=began) == 0
 
-        self._wait(drained, "drain", "replication drained")
+        # Each look lists both buckets (on S3: LIST requests; on moto a scan per page): twice a second.
+        self._wait(drained, "drain", "replication drained", every=0.5)
         return "Aurora lag under threshold; S3 backlog 0"
 
     def _s3_backlog(self, since_s: float = 3600.0, limit: int = 5000, before: float | None = None) -> float:
