@@ -57,8 +57,8 @@ test:
 	@if [ "$(TF_LAB)" = 1 ]; then $(MAKE) --no-print-directory test-terraform; fi
 
 # The Terraform-provisioned lab (apply of the real module against the lab, second plan, drills on
-# it): 413-471 s on 2 quiet cores (benchmarks/RESULTS.md, issue #8), most of it the AWS provider's
-# fixed waiters, so it runs here and not inside `make test`'s 5-minute budget.
+# it, destroy): 740 s on 2 quiet cores (benchmarks/RESULTS.md, issue #8), the apply alone ~150 s of
+# the AWS provider's fixed waiters, so it runs here and not inside `make test`'s 5-minute budget.
 test-terraform: venv tools
 	@set +e; PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/python -m pytest -q -n 0 -m terraform tests/infra/test_tf_lab.py; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc

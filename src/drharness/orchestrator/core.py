@@ -40,6 +40,41 @@ RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_SPECIFIC_ENV = {"AWS_ENDPOINT_URL", "DB_DSN", "FAILOVER_ROLE", "REGION", "BUCKET_NAME"}
 
 
+class DynamoDBBarrier:
+    """A marker item written in each region's table; when each has arrived in the other region, what
+    was written before it has replicated too. Exact on the lab (its replicator applies a region's
+    stream in order); on AWS a strong sign, not a proof: global tables promise no order across items."""
+
+    def __init__(self, target: Target) -> None:
+        from drharness.consistency.lag import DynamoDBProbe
+
+        self.probes = {r: DynamoDBProbe(target, r) for r in target.regions}
+        self.markers: dict[str, Any] = {}
+        self.arrived: dict[str, float] = {}
+
+    def passed(self) -> bool:
+        """Puts what is not yet put, looks for what has not arrived; an error is "not yet"."""
+        for region, probe in self.probes.items():
+            if region in self.arrived:
+                continue
+            try:
+                if region not in self.markers:
+                    self.markers[region] = probe.put()
+                m = self.markers[region]
+                if m.id in probe.arrived([m]):
+                    self.arrived[region] = time.time() - m.t
+            except Exception:  # noqa: BLE001 - unknown is not drained
+                log.debug("dynamodb barrier from %s", region, exc_info=True)
+        return len(self.arrived) == len(self.probes)
+
+    def seconds(self) -> dict[str, float]:
+        return {r: round(v, 3) for r, v in self.arrived.items()}
+
+    def cleanup(self) -> None:
+        for region, m in self.markers.items():
+            self.probes[region].cleanup([m])
+
+
 @dataclass
 class OrchestratorConfig:
     mode: str = "unplanned"  # unplanned (FailoverGlobalCluster, AllowDataLoss) | planned (Switchover)
@@ -447,18 +482,27 @@ class Orchestrator:
         return f"{self.dst} is a streaming replica of {self.src}"
 
     def step_drain(self, rec: StepRecord) -> str:
-        """DynamoDB and S3 backlogs drained both ways, Aurora caught up."""
+        """Aurora caught up, S3 backlog drained both ways, DynamoDB's too (a barrier item: AWS gives
+        no backlog count for global tables, and writes still in flight when traffic moves are
+        settled by last-writer-wins, i.e. lost)."""
         agg = self.aggregator
         began = time.time() - 1.0  # S3 LastModified has one-second resolution
+        barrier = DynamoDBBarrier(self.t)
+        barrier.passed()  # markers written now: what was written before them is the backlog
 
         def drained() -> bool:
             a = agg.check_aurora(self.dst)
             return a.ok and (a.metrics.get("lag_ms") or 0) <= self.cfg.lag_threshold_ms \
-                and self._s3_backlog(self.cfg.drain_window_s, before=began) == 0
+                and barrier.passed() and self._s3_backlog(self.cfg.drain_window_s, before=began) == 0
 
-        # Each look lists both buckets (on S3: LIST requests; on moto a scan per page): twice a second.
-        self._wait(drained, "drain", "replication drained", every=0.5)
-        return "Aurora lag under threshold; S3 backlog 0"
+        try:
+            # Each look lists both buckets (on S3: LIST requests; on moto a scan per page): twice a second.
+            self._wait(drained, "drain", "replication drained", every=0.5)
+        finally:
+            barrier.cleanup()
+        rec.data["dynamodb_barrier_s"] = barrier.seconds()
+        return ("Aurora lag under threshold; S3 backlog 0; DynamoDB barrier replicated both ways in "
+                f"{max(barrier.seconds().values()):.1f} s")
 
     def _s3_backlog(self, since_s: float = 3600.0, limit: int = 5000, before: float | None = None) -> float:
         """Source objects written in the window that are not yet in the other region and whose
