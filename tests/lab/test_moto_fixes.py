@@ -154,3 +154,38 @@ def test_a_retried_call_gets_its_whole_body_again() -> None:
     big = {"TableName": "t", "pad": "x" * 100_000}
     resp = _call(gw, "Query", big)
     assert json.loads(json.loads(resp.data)["echo"]) == big
+
+
+def test_describe_table_that_lost_a_race_in_moto_itself_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same through moto's own app: DescribeTable counts items while a PutItem lands (planted:
+    the first count raises as Python does then)."""
+    from moto.dynamodb.models.table import Table
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    from drharness.lab import net
+    from drharness.lab.httpserve import serve
+
+    app = DomainDispatcherApplication(create_backend_app)
+    gw = RegionGateway("us-east-1", app, Faults(("us-east-1", "us-west-2")))
+    port = net.free_port()
+    server = serve("127.0.0.1", port, gw, "gw-race-test")
+    try:
+        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+                           aws_access_key_id="lab", aws_secret_access_key="lab")
+        ddb.create_table(TableName="orders", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}})
+        real_len, lost = Table.__len__, []
+
+        def racing_len(self: Any) -> int:
+            if not lost:
+                lost.append(1)
+                raise RuntimeError("dictionary changed size during iteration")
+            return real_len(self)
+
+        monkeypatch.setattr(Table, "__len__", racing_len)
+        desc = ddb.describe_table(TableName="orders")["Table"]
+        assert (desc["TableName"], desc["ItemCount"], gw.race_retries) == ("orders", 1, 1)
+    finally:
+        server.shutdown()
