@@ -70,6 +70,10 @@ class DynamoDBBarrier:
     def seconds(self) -> dict[str, float]:
         return {r: round(v, 3) for r, v in self.arrived.items()}
 
+    def keys(self) -> dict[str, dict[str, Any]]:
+        """Each region's marker key (what cleanup deletes there; the deletes replicate)."""
+        return {r: m.token for r, m in self.markers.items()}
+
     def cleanup(self) -> None:
         for region, m in self.markers.items():
             self.probes[region].cleanup([m])
@@ -500,6 +504,7 @@ class Orchestrator:
             self._wait(drained, "drain", "replication drained", every=0.5)
         finally:
             barrier.cleanup()
+            rec.data["dynamodb_barrier_markers"] = barrier.keys()
         rec.data["dynamodb_barrier_s"] = barrier.seconds()
         return ("Aurora lag under threshold; S3 backlog 0; DynamoDB barrier replicated both ways in "
                 f"{max(barrier.seconds().values()):.1f} s")
