@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["install", "installed", "list_object_versions", "uninstall"]
+__all__ = ["install", "list_object_versions", "uninstall"]
 
 _ORIGINAL: dict[str, Any] = {}
 
@@ -120,7 +120,3 @@ def uninstall() -> None:
 
     if "list_object_versions" in _ORIGINAL:
         S3Backend.list_object_versions = _ORIGINAL.pop("list_object_versions")  # type: ignore[method-assign]
-
-
-def installed() -> bool:
-    return "list_object_versions" in _ORIGINAL

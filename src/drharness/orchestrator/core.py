@@ -505,9 +505,9 @@ class Orchestrator:
         finally:
             barrier.cleanup()
             rec.data["dynamodb_barrier_markers"] = barrier.keys()
-        rec.data["dynamodb_barrier_s"] = barrier.seconds()
+        took = rec.data["dynamodb_barrier_s"] = barrier.seconds()
         return ("Aurora lag under threshold; S3 backlog 0; DynamoDB barrier replicated both ways in "
-                f"{max(barrier.seconds().values()):.1f} s")
+                f"{max(took.values()):.1f} s")
 
     def _s3_backlog(self, since_s: float = 3600.0, limit: int = 5000, before: float | None = None) -> float:
         """Source objects written in the window that are not yet in the other region and whose
